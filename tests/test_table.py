@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
+import snrstat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -289,3 +291,23 @@ def test_cli_bundled_olmo_ladder(capsys):
     ladder = [r for r in out["snr"] if r["size"] in ("190M", "370M", "760M", "3B")]
     assert ladder and all(r["n_models"] == 5 and r["n_runs"] == 6 and r["snr"] > 0 for r in ladder)
     assert {r["target"] for r in out["decision"]} >= {"3B"}
+
+
+def test_cli_scaling_law_error_matches_the_point_fit(capsys):
+    """The table's law-error columns are the two-step point fit's relative errors, per target."""
+    from snrstat.scaling import fit_ladder_point
+
+    assert table_cmd.run(_args(metric="len_norm", json=True)) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {(r["task"], r["target"]): r for r in out["scaling"]}
+    assert {t for _, t in rows} == {"peteish7", "peteish13"}
+    fit = fit_ladder_point(snrstat.load_dataset("olmo-ladder"), "hellaswag_val")
+    for r in fit.predictions.itertuples():
+        row = rows[("hellaswag_val", r.target)]
+        assert row["metric"] == "len_norm"
+        assert row["rel_error"] == pytest.approx(abs(r.predicted - r.actual) / r.actual, rel=1e-9)
+
+
+def test_cli_no_scaling_columns_without_a_ladder(tidy_csv, capsys):
+    assert table_cmd.run(_args(data=tidy_csv, json=True, last_n=3)) == 0
+    assert "scaling" not in json.loads(capsys.readouterr().out)

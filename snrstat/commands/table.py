@@ -11,6 +11,7 @@ import pandas as pd
 
 from snrstat.commands._common import add_data_argument, load_frame
 from snrstat.point._frame import size_rank
+from snrstat.schema import DataError
 
 
 def add_parser(sub) -> None:
@@ -49,13 +50,22 @@ def compute(frame: pd.DataFrame, *, metric=None, last_n: int = 5, mode: str = "p
 
 
 def scaling_error_rows(frame: pd.DataFrame):
-    """HOOK(lead): scaling-law prediction error per task, from ``snrstat.scaling_point``.
+    """The paper's two-step scaling-law error per task and target run (science.md section 2):
+    columns task, metric (the accuracy metric), target, predicted, actual, rel_error.
 
-    Return a DataFrame with columns task, metric, target, error (|pred - actual| / actual)
-    to add "Scaling law err" columns to the table and a ``scaling`` list to the JSON;
-    ``None`` (for now) leaves them out.
+    ``None`` when the data hold no ladder (no bpb, or no target runs of the OLMo ladder):
+    the table then simply has no scaling columns.
     """
-    return None
+    from snrstat.scaling import ladder_point_table
+
+    if "bpb" not in set(frame["metric"].dropna()):
+        return None
+    try:
+        rows = ladder_point_table(frame)
+    except DataError:
+        return None
+    rows = rows.rename(columns={"acc_metric": "metric"})
+    return rows[["task", "metric", "target", "predicted", "actual", "rel_error"]]
 
 
 def run(args) -> int:
@@ -131,7 +141,12 @@ def render(result: dict, args) -> None:
     for s in smalls:
         table.add_column(f"DA\n{s}", justify="right")
     table.add_column("target", justify="right")
-    # HOOK(lead): add "Scaling law err <target>" columns from result["scaling"] here.
+    scaling = result["scaling"]
+    scaling_targets = [] if scaling is None else list(dict.fromkeys(scaling["target"]))
+    for target in scaling_targets:
+        table.add_column(f"law err\n{target}", justify="right")
+    law_err = {} if scaling is None else {
+        (r.task, r.metric, r.target): r.rel_error for r in scaling.itertuples(index=False)}
 
     snr_wide = snr.pivot(index=["task", "metric"], columns="size", values="snr")
     da_wide = last.pivot(index=["task", "metric"], columns="small", values="decision_accuracy")
@@ -142,6 +157,9 @@ def render(result: dict, args) -> None:
             v = da_wide.at[(task, metric), s] if (task, metric) in da_wide.index and s in da_wide.columns else np.nan
             cells.append("–" if pd.isna(v) else f"{100 * v:.0f}%")
         cells.append(str(targets.get((task, metric), "–")))
+        for target in scaling_targets:
+            err = law_err.get((task, metric, target), np.nan)
+            cells.append("–" if pd.isna(err) else f"{100 * err:.1f}%")
         table.add_row(*cells)
     console = Console()
     if not console.is_terminal:  # redirected output: print the whole table, not an 80-column squeeze
@@ -152,4 +170,7 @@ def render(result: dict, args) -> None:
         "SNR = signal / noise (Heineman et al. 2025); '–' = undefined (one model, or no run with two "
         "checkpoints). DA = decision accuracy against the target size: final checkpoints, seeds averaged, "
         f"over the models present at both sizes{shared}; --json gives n_models per pair."
+        + ("" if scaling is None else " law err = |predicted - actual| / actual of the paper's two-step "
+           "scaling law (bpb -> accuracy) fitted on the ladder runs 190M-3B, at the target run's "
+           "final checkpoint.")
     )
