@@ -32,6 +32,32 @@ _EXPORTS = {
     "snr_table": "snrstat.table",
     "decision_table": "snrstat.table",
     "list_datasets": "snrstat.datasets",
+    # Bayesian variance decomposition (science.md section 4)
+    "fit_variance": "snrstat.variance",
+    "fit_variance_many": "snrstat.variance",
+    "simulate": "snrstat.variance",
+    "reml_components": "snrstat.variance",
+    "Priors": "snrstat.variance",
+    "VarianceFit": "snrstat.variance",
+    "load_fit": "snrstat.reference",
+    # decisions
+    "fit_two_scales": "snrstat.decision",
+    "posterior_decision_accuracy": "snrstat.decision",
+    "decision_accuracy_from_fits": "snrstat.decision",
+    "predictive_decision_accuracy": "snrstat.decision",
+    "design_curves": "snrstat.decision",
+    "detectable_difference": "snrstat.decision",
+    "rank_tasks": "snrstat.decision",
+    "select_subtasks": "snrstat.decision",
+    "paired_comparison": "snrstat.decision",
+    "snr_vs_decision": "snrstat.decision",
+    # scaling laws
+    "fit_scaling_law": "snrstat.scaling",
+    "fit_ladder_point": "snrstat.scaling",
+    "ladder_point_table": "snrstat.scaling",
+    "leave_one_size_out": "snrstat.scaling",
+    # report
+    "build_report": "snrstat.report",
 }
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from snrstat.schema import DataError
 
-COMMANDS = ("data", "table")
+COMMANDS = ("data", "table", "fit", "decide", "select", "scaling", "report", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # PyTensor's C backend warns once per process when it cannot find BLAS; models here are
+    # tiny and do not need it, and the warning would bury the command's own output.
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -19,7 +19,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:0.85em;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+th{background:#f3f3f3}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 .alert{background:#fde8e8;border:1px solid #d33;padding:0.8em 1em;margin:1em 0}
 .ok{background:#e8f6e8;border:1px solid #393;padding:0.8em 1em;margin:1em 0}
 figure{margin:1em 0}figcaption{font-size:0.85em;color:#555}img{max-width:100%}
@@ -31,10 +31,15 @@ class Figure:
     figure: object  # matplotlib Figure
     caption: str
     name: str
+    dpi: int = 90
 
     def png(self) -> bytes:
+        """The figure as PNG bytes; the matplotlib figure is closed (reports hold many)."""
+        import matplotlib.pyplot as plt
+
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        self.figure.savefig(buf, format="png", dpi=self.dpi, bbox_inches="tight")
+        plt.close(self.figure)
         return buf.getvalue()
 
 
@@ -126,11 +131,16 @@ def _slug(text: str) -> str:
 
 
 def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+    """Paragraphs split on blank lines; ``**bold**`` is the one Markdown mark the HTML honours."""
+    def render(p: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(p.strip()))
+    return "".join(f"<p>{render(p)}</p>" for p in text.split("\n\n") if p.strip())
 
 
 def _markdown_table(table: pd.DataFrame) -> str:
     frame = table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame.columns = [" -> ".join(str(p) for p in col if str(p)) for col in frame.columns]
     cells = frame.map(lambda v: _fmt(v) if isinstance(v, float) else ("" if pd.isna(v) else str(v)))
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"

@@ -1,0 +1,297 @@
+"""Entry points: :func:`fit_variance` for one task, :func:`fit_variance_many` for many.
+
+Many tasks with the same design share one compiled graph: the data are ``pm.Data``
+containers swapped with nutpie's ``with_data``, so a batch pays the compilation (seconds)
+once per distinct structure instead of once per task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+
+from snrstat.schema import DataError, validate
+from snrstat.variance.fit import VarianceFit, _check_level
+from snrstat.variance.collapsed import draw_effects, low_rank_columns, run_marginal
+from snrstat.variance.model import build_model, choose_centering, data_arrays, is_collapsed
+from snrstat.variance.paper import point_estimates
+from snrstat.variance.quantities import derive
+from snrstat.variance.records import select_records
+from snrstat.variance.sampling import SamplerWarning, compile_model, diagnose, sample
+from snrstat.variance.spec import COMPONENTS, Priors, build_design
+
+log = logging.getLogger("snrstat.variance")
+
+_HYPER = ("mu_link", "sigma_model_link", "sigma_seed_link", "sigma_order_link", "sigma_ckpt_link", "trend_mean",
+          "trend_sd_link", "nu", "effect_model")
+_DERIVED_CHECKED = ("sigma_model", "sigma_seed", "sigma_order", "sigma_ckpt", "signal", "noise", "snr", "snr_pop")
+
+
+def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, components=COMPONENTS,
+                 likelihood: str = "auto", last_n: int | None = None, trend: bool = False,
+                 seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
+                 centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
+                 tune: int = 1000, chains: int = 4,
+                 sampler: str = "nutpie", target_accept: float = 0.9, cores: int | None = None,
+                 progress: bool = True, level: float = 0.9):
+    """Hierarchical Bayesian variance decomposition of one task and metric (science.md section 4).
+
+    Model, on the logit scale for proportions with known ``n_items``::
+
+        logit p[r, c] = mu + a[model] + b[seed] + d[data_order] + f_r(step) + e[r, c]
+        y[r, c] ~ Binomial(n_items, p[r, c])
+
+    and on the natural (standardised) scale for continuous metrics such as bpb.
+
+    Parameters
+    ----------
+    frame : tidy evaluation frame (validated here).
+    task, metric, size : which records; ambiguous or absent choices raise DataError listing
+        what is available. ``task`` may be a list: then :func:`fit_variance_many` is called.
+        ``size="all"`` compares every (model, size) pair.
+    components : subset of ("model", "seed", "data_order", "ckpt"). Components the data cannot
+        identify are dropped with a :class:`~snrstat.variance.spec.ComponentDroppedWarning`
+        (e.g. one seed per model, data order tied to seed, one checkpoint per run).
+    likelihood : "auto" (``logit_normal`` for proportions with n_items, else ``normal``),
+        "logit_normal" (empirical logits with their binomial variance known and the
+        checkpoint effects integrated out: fast, validated by simulation-based calibration),
+        "binomial" (exact, checkpoint effects as parameters), "betabinomial", "normal",
+        "student_t".
+    last_n : keep the last n checkpoints of every run (the paper's window).
+    trend : fit a per-run slope in centred log step, so a trend over the window is not
+        counted as checkpoint noise.
+    seed_design, order_design : "auto" (crossed when every model has the same set of
+        labels, else nested), "crossed" or "nested".
+    priors : :class:`~snrstat.variance.spec.Priors`; default ``Priors.default(link)``
+        (documented there; printed in ``fit.spec["priors_text"]``).
+    centered : "auto" (per component from a quick REML fit: centred when the data pin each
+        level down, see :func:`~snrstat.variance.model.choose_centering`) or the components
+        to sample centred; the others are non-centred.
+    marginalize : with a Gaussian likelihood (logit_normal, normal) integrate the model
+        effects and a nested per-run seed effect out exactly and draw the model effects
+        from their conditional posterior afterwards (:mod:`snrstat.variance.collapsed`);
+        ``False`` samples every effect.
+    random_seed, draws, tune, chains, sampler, target_accept, cores : sampling. nutpie by
+        default, PyMC's NUTS with ``sampler="pymc"`` or when nutpie fails. Same seed, same
+        numbers.
+    level : default credible level of :meth:`VarianceFit.summary`.
+
+    Returns a :class:`~snrstat.variance.fit.VarianceFit`. A fit whose diagnostics miss the
+    thresholds (R-hat <= 1.01, ESS >= 400, no divergences, BFMI > 0.3) warns with advice.
+    """
+    if isinstance(task, (list, tuple)):
+        return fit_variance_many(frame, tasks=task, metric=metric, size=size, components=components,
+                                 likelihood=likelihood, last_n=last_n, trend=trend, seed_design=seed_design,
+                                 order_design=order_design, priors=priors, centered=centered,
+                                 marginalize=marginalize,
+                                 random_seed=random_seed, draws=draws,
+                                 tune=tune, chains=chains, sampler=sampler, target_accept=target_accept,
+                                 cores=cores, progress=progress, level=level)
+    _check_sampling(draws, tune, chains, level)
+    records = select_records(frame, task, metric, size=size, last_n=last_n)
+    design = build_design(records, components=components, likelihood=likelihood, trend=trend,
+                          seed_design=seed_design, order_design=order_design)
+    priors = priors or Priors.default(design.link)
+    cen = _centering(design, centered, marginalize)
+    compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize)
+    settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize)
+    return _fit_compiled(compiled, design, priors, settings, cores, progress, level)
+
+
+def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None, components=COMPONENTS,
+                      likelihood: str = "auto", last_n: int | None = None, trend: bool = False,
+                      seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
+                      centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
+                      tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float = 0.9,
+                      cores: int | None = None, progress: bool = True, level: float = 0.9) -> FitCollection:
+    """Fit many tasks (one metric) with :func:`fit_variance`'s options, compiling once per structure.
+
+    ``tasks=None`` takes every task that has ``metric``. ``metric`` may also be a dict
+    task -> metric. Tasks whose designs share a :meth:`Design.signature` reuse one
+    compilation (only the data are swapped). Every task gets the same ``random_seed``.
+    Returns a :class:`FitCollection` (a dict task -> VarianceFit) with a stacked ``summary()``.
+    """
+    _check_sampling(draws, tune, chains, level)
+    frame = validate(frame)
+    if tasks is None:
+        rows = frame if metric is None or isinstance(metric, dict) else frame[frame["metric"] == metric]
+        tasks = sorted(rows["task"].unique())
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    if not tasks:
+        raise DataError("no tasks to fit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dropped components are reported per task below
+        designs = {}
+        for t in tasks:
+            m = metric.get(t) if isinstance(metric, dict) else metric
+            rec = select_records(frame, t, m, size=size, last_n=last_n, validated=True)
+            designs[t] = build_design(rec, components=components, likelihood=likelihood, trend=trend,
+                                      seed_design=seed_design, order_design=order_design, warn=False)
+    for kind, get in ((_dropped_warning(), lambda d: list(d.dropped.values())), (UserWarning, lambda d: d.notes)):
+        for why in sorted({w for d in designs.values() for w in get(d)}):
+            n = sum(why in get(d) for d in designs.values())
+            warnings.warn(f"{why} ({n} of {len(tasks)} tasks)", kind, stacklevel=2)
+    out = FitCollection()
+    with _progress(progress, len(tasks)) as advance:
+        for t in tasks:
+            d = designs[t]
+            cen = _centering(d, centered, marginalize)
+            pri = priors or Priors.default(d.link)
+            compiled, compile_s = _compiled_for(d, pri, cen, sampler, marginalize)
+            out.n_compilations += compile_s > 0
+            settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize)
+            out[t] = _fit_compiled(compiled, d, pri, settings, cores, False, level)
+            advance()
+    return out
+
+
+#: Compiled graphs by structure, most recent last: refits and batches swap data instead of recompiling.
+_COMPILED: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _compiled_for(design, priors, centered, sampler, marginalize):
+    """A compiled graph for ``design`` (from the cache with this design's data, or new)."""
+    key = (design.signature(), tuple(centered), priors, sampler, bool(marginalize))
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key].with_data(data_arrays(design, is_collapsed(design, marginalize))), 0.0
+    compiled = compile_model(build_model(design, priors, centered, marginalize), sampler)
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return compiled, max(compiled.compile_s, 1e-9)
+
+
+class FitCollection(dict):
+    """Fits by task; :meth:`summary` stacks their summaries (index task, quantity).
+
+    ``n_compilations`` counts the graphs compiled for the batch (cached ones are reused).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_compilations = 0
+
+    def summary(self, level: float | None = None) -> pd.DataFrame:
+        return pd.concat({t: f.summary(level) for t, f in self.items()}, names=["task", "quantity"])
+
+    def table(self, quantity: str = "snr", level: float | None = None) -> pd.DataFrame:
+        """One row per task: ``quantity``'s median, interval and point estimate, and diagnostics."""
+        rows = {}
+        for t, f in self.items():
+            s = f.summary(level)
+            if quantity in s.index:
+                rows[t] = {**s.loc[quantity].to_dict(), "ok": f.diagnostics.ok}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("task")
+
+
+def _fit_compiled(compiled, design, priors, settings, cores, progress, level) -> VarianceFit:
+    t0 = time.perf_counter()
+    idata = sample(compiled, draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
+                   seed=settings["random_seed"], target_accept=settings["target_accept"], cores=cores,
+                   progress=progress)
+    settings = {**settings, "sample_s": time.perf_counter() - t0, "sampler": idata.attrs.get("sampler")}
+    spec = design.spec_dict(priors)
+    post = _relabel(idata.posterior, design)
+    spec["collapsed"] = is_collapsed(design, settings["marginalize"])
+    spec["integrated_out"] = (["mu", "model"] + ([run_marginal(design)] if run_marginal(design) else [])
+                              + low_rank_columns(design) if spec["collapsed"] else [])
+    if spec["collapsed"]:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            post = post.assign(draw_effects(post, design, settings["random_seed"], priors.mu))
+    derived = derive(post, spec)
+    idata.posterior = post.merge(derived)
+    _observed(idata, design)
+    diag = diagnose(idata, _HYPER + _DERIVED_CHECKED)
+    fit = VarianceFit(idata, design.records, spec, point_estimates(design.records), diag, settings, level)
+    if not diag.ok:
+        warnings.warn(f"task {design.records.task!r}, metric {design.records.metric!r}: sampler diagnostics "
+                      "failed, intervals may be wrong: " + " | ".join(diag.messages), SamplerWarning, stacklevel=3)
+    return fit
+
+
+def _relabel(post, design):
+    """Coordinates of this design (a shared compilation carries another task's labels)."""
+    new = {"model": design.models, "run": design.runs}
+    for col, labels in design.levels.items():
+        new[col] = labels
+    return post.assign_coords({k: v for k, v in new.items() if k in post.dims})
+
+
+def _observed(idata, design) -> None:
+    """Scores by run and step (NaN where a run has no record at a step) as ``observed_data``."""
+    import xarray as xr
+
+    t = design.records.table
+    step = t["step"].astype("float64").fillna(-1).to_numpy()
+    wide = pd.DataFrame({"run": t["run"].astype(str).to_numpy(), "step": step, "value": t["value"].to_numpy(),
+                         "n_items": t["n_items"].to_numpy()})
+    value = wide.pivot(index="run", columns="step", values="value").reindex(design.runs)
+    n = wide.pivot(index="run", columns="step", values="n_items").reindex(design.runs)
+    ds = xr.Dataset({"value": (("run", "step"), value.to_numpy()), "n_items": (("run", "step"), n.to_numpy())},
+                    coords={"run": design.runs, "step": value.columns.to_numpy(),
+                            "run_model": ("run", np.asarray(design.models)[design.run_model])})
+    if "observed_data" in idata.groups():
+        del idata.observed_data
+    idata.add_groups(observed_data=ds)
+
+
+def _settings(random_seed, draws, tune, chains, target_accept, compile_s, centered, marginalize) -> dict:
+    return {"random_seed": int(random_seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
+            "target_accept": float(target_accept), "compile_s": float(compile_s), "centered": list(centered),
+            "marginalize": bool(marginalize)}
+
+
+def _centering(design, centered, marginalize: bool = True) -> tuple[str, ...]:
+    if is_collapsed(design, marginalize):
+        return ()  # every effect is integrated out: nothing to centre
+    if isinstance(centered, str) and centered == "auto":
+        return choose_centering(design)
+    cen = (centered,) if isinstance(centered, str) else tuple(centered)
+    bad = [c for c in cen if c not in ("model", "seed", "data_order")]
+    if bad:
+        raise DataError(f"centered must be 'auto' or a subset of ('model', 'seed', 'data_order'), got {bad}")
+    return cen
+
+
+def _check_sampling(draws, tune, chains, level) -> None:
+    for name, v in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(v) < 1:
+            raise DataError(f"{name} must be a positive integer, got {v}")
+    _check_level(level)
+
+
+def _dropped_warning():
+    from snrstat.variance.spec import ComponentDroppedWarning
+
+    return ComponentDroppedWarning
+
+
+class _progress:
+    """A rich progress count of fits done (a no-op when ``enabled`` is false)."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(TextColumn("variance fits"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self._p.__enter__()
+        task = self._p.add_task("fits", total=self.total)
+        return lambda: self._p.advance(task)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._p.__exit__(*exc)
+        return False

@@ -1,0 +1,261 @@
+"""The PyMC graph of a :class:`~snrstat.variance.spec.Design`.
+
+Every data array is a ``pm.Data`` container, so one compiled graph serves every task with
+the same structure (:meth:`Design.signature`): only the data are swapped.
+
+Parameterisation (why). With a Gaussian likelihood (the default ``logit_normal``, and
+``normal``) the model effects, the checkpoint effects and a nested run-level effect (one
+seed per run) enter linearly with normal priors, so they are integrated out exactly
+(:mod:`snrstat.variance.collapsed`): NUTS samples only mu, the sigmas and any crossed
+effects, a handful of parameters with no funnel, and the model effects are drawn afterwards
+from their exact conditional posterior. Other likelihoods keep every effect as a parameter:
+model effects *centred* when the data pin them down, seed and data-order effects
+*non-centred* when few runs inform them (:func:`choose_centering`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snrstat.variance.collapsed import collapsed_logp, low_rank_columns, run_marginal, z_matrix
+from snrstat.variance.spec import Design, Priors, SHORT
+#: Data containers of the graph; ``with_data`` swaps these between tasks.
+DATA_NAMES = ("rec_run", "run_model", "run_seed", "run_data_order", "x", "ell", "known_var", "y", "n")
+
+
+def data_arrays(design: Design, collapsed: bool | None = None) -> dict[str, np.ndarray]:
+    """The arrays fed to the graph's ``pm.Data`` containers for this design."""
+    out = {"rec_run": design.rec_run, "run_model": design.run_model}
+    if is_collapsed(design) if collapsed is None else collapsed:
+        out["Z"] = z_matrix(design)
+    for col, codes in design.run_level.items():
+        out[f"run_{col}"] = codes
+    if design.trend:
+        out["x"] = design.x
+    out.update(design.data)
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def coords(design: Design) -> dict[str, list]:
+    c = {"model": design.models, "run": design.runs, "record": list(range(len(design.rec_run))),
+         "effect_level": ["mu"] + [f"{col}:{lab}" for col in low_rank_columns(design) for lab in design.levels[col]]}
+    for col, labels in design.levels.items():
+        c[col] = labels
+    return c
+
+
+def is_collapsed(design: Design, marginalize: bool = True) -> bool:
+    """Whether the graph integrates the model effects out (Gaussian likelihoods)."""
+    return marginalize and design.likelihood in ("logit_normal", "normal")
+
+
+def build_model(design: Design, priors: Priors | None = None, centered=("model",), marginalize: bool = True,
+                shares: bool = True):
+    """A ``pm.Model`` of the design (variables on the link scale, suffix ``_link``).
+
+    ``centered`` lists the explicit components whose effects are sampled directly (the
+    others as ``sigma * z``); see :func:`choose_centering`. With ``marginalize`` and a
+    Gaussian likelihood mu and every effect are integrated out; ``mu_link``,
+    ``effect_model`` and the seed / data-order effects are then added after sampling
+    (:func:`snrstat.variance.collapsed.draw_effects`). With ``shares`` the run-level sigmas
+    are sampled as a total and its shares (:func:`_run_level_sigmas`); the priors are the
+    same either way.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    priors = priors or Priors.default(design.link)
+    collapsed = is_collapsed(design, marginalize)
+    arrays = data_arrays(design, collapsed)
+    marginal = run_marginal(design) if collapsed else None
+    with pm.Model(coords=coords(design)) as model:
+        data = {k: pm.Data(k, v, dims=_dims(k)) for k, v in arrays.items()}
+        # collapsed: mu is integrated out with the effects (drawn afterwards)
+        mu = 0.0 if collapsed else pm.Normal("mu_link", 0.0, priors.mu)
+        run_level = ["model"] + [c for c in ("seed", "data_order") if c in design.components]
+        sigmas = _run_level_sigmas(run_level, priors, shares, pm, pt)
+        sigma_model = sigmas["model"]
+        eta_run = mu * pt.ones(len(design.runs))
+        if not collapsed:
+            if "model" in centered:
+                # centred on the model means themselves: with mu + a as coordinates the
+                # well-measured sums mu + a_m leave a ridge along (mu + c, a - c)
+                theta = pm.Normal("c_model", mu, sigma_model, dims="model")
+                pm.Deterministic("effect_model", theta - mu, dims="model")
+                eta_run = theta[data["run_model"]]
+            else:
+                effect_model = pm.Deterministic("effect_model", sigma_model * pm.Normal("z_model", dims="model"),
+                                                dims="model")
+                eta_run = eta_run + effect_model[data["run_model"]]
+
+        for col in run_level[1:]:
+            if design.residual == col or collapsed:
+                continue
+            effect = _level_effects(design, col, sigmas[col], col in centered, pm, pt)
+            eta_run = eta_run + effect[data[f"run_{col}"]]
+
+        eta = eta_run[data["rec_run"]]
+        if design.trend:
+            t_mean = pm.Normal("trend_mean", 0.0, priors.trend)
+            t_sd = pm.HalfNormal("trend_sd_link", priors.trend_sd)
+            z_t = pm.Normal("z_trend", dims="run")
+            slope = pm.Deterministic("trend_slope", t_mean + t_sd * z_t, dims="run")
+            eta = eta + slope[data["rec_run"]] * data["x"]
+        if "ckpt" in design.components:
+            sigmas["ckpt"] = pm.HalfNormal("sigma_ckpt_link", priors.noise)
+        if collapsed:
+            obs, var = _gaussian_obs(design, data, sigmas, pt)
+            s_run = sigmas[marginal] if marginal else None
+            g = pt.concatenate([pt.as_tensor([priors.mu])]
+                               + [sigmas[c] * pt.ones(len(design.levels[c])) for c in low_rank_columns(design)])
+            pm.Potential("obs", collapsed_logp(obs, var, eta, data["rec_run"], data["run_model"], len(design.runs),
+                                               len(design.models), s_run, sigma_model, data.get("Z"), g, pt))
+        else:
+            _likelihood(design, data, eta, sigmas, pm, pt)
+    return model
+
+
+def _run_level_sigmas(run_level, priors: Priors, shares: bool, pm, pt) -> dict:
+    """sigma_model and the seed / data-order sigmas, with HalfNormal priors.
+
+    The data often pin down only the *total* spread of runs: with one seed per model
+    everywhere but one, seeds could explain much of the between-model spread or little of
+    it, and in (sigma_model, sigma_seed) the posterior is a curved ridge that NUTS crosses
+    badly. Sampling ``tau`` (the root of the summed variances, flat on log tau) and the
+    variance shares ``pi`` (flat on the simplex), with ``sigma_j = tau sqrt(pi_j)``,
+    straightens it; a potential adds the HalfNormal log priors of the sigmas and the log
+    Jacobian ``log 2 + (2K - 1) log tau - K log 2 - sum_j log sigma_j`` so that the prior is
+    exactly the HalfNormal one on each sigma.
+    """
+    scale = {"model": priors.model, "seed": priors.noise, "data_order": priors.noise}
+    if not shares or len(run_level) == 1:
+        return {c: pm.HalfNormal(f"sigma_{SHORT[c]}_link", scale[c]) for c in run_level}
+    k = len(run_level)
+    tau = pm.HalfFlat("z_total")
+    pi = pm.Dirichlet("z_shares", a=np.ones(k))
+    out, logp = {}, np.log(2.0) + (2 * k - 1) * pt.log(tau) - k * np.log(2.0)
+    for j, c in enumerate(run_level):
+        out[c] = pm.Deterministic(f"sigma_{SHORT[c]}_link", tau * pt.sqrt(pi[j]))
+        logp += -pt.log(out[c]) + pm.logp(pm.HalfNormal.dist(scale[c]), out[c])
+    pm.Potential("prior_sigmas", logp)
+    return out
+
+
+def _gaussian_obs(design: Design, data, sigmas, pt):
+    """Observations and their residual variance per record (binomial + checkpoint, or residual)."""
+    ckpt = sigmas.get("ckpt")
+    if design.likelihood == "logit_normal":
+        return data["ell"], (data["known_var"] if ckpt is None else data["known_var"] + ckpt**2)
+    return data["y"], sigmas[design.residual] ** 2 * pt.ones_like(data["y"])
+
+
+def _level_effects(design: Design, col: str, sigma, centred: bool, pm, pt):
+    """Seed or data-order effects; centred ones sampled directly, the rest as ``sigma * z``.
+
+    Effects are independent normal around mu (as in the collapsed model). In a nested
+    design only the levels of models with several levels can be centred
+    (:meth:`Design.replicated`); the others are confounded with their model effect and stay
+    non-centred.
+    """
+    name = SHORT[col]
+    rep = design.replicated(col)
+    if not centred or rep.all() or not rep.any():
+        if centred:
+            return pm.Normal(f"effect_{name}", 0.0, sigma, dims=col)
+        return pm.Deterministic(f"effect_{name}", sigma * pm.Normal(f"z_{name}", dims=col), dims=col)
+    idx_c, idx_n = np.flatnonzero(rep), np.flatnonzero(~rep)
+    centred_part = pm.Normal(f"c_{name}", 0.0, sigma, shape=len(idx_c))
+    z = pm.Normal(f"z_{name}", shape=len(idx_n))
+    full = pt.zeros(len(rep))
+    full = pt.set_subtensor(full[idx_c], centred_part)
+    full = pt.set_subtensor(full[idx_n], sigma * z)
+    return pm.Deterministic(f"effect_{name}", full, dims=col)
+
+
+def _dims(name: str):
+    if name == "Z":
+        return ("record", "effect_level")
+    if name in ("rec_run", "x", "ell", "known_var", "y", "n"):
+        return "record"
+    return "run"
+
+
+def _likelihood(design: Design, data, eta, sigmas, pm, pt) -> None:
+    lik = design.likelihood
+    ckpt = sigmas.get("ckpt")
+    if lik == "logit_normal":
+        var = data["known_var"] if ckpt is None else data["known_var"] + ckpt**2
+        pm.Normal("obs", eta, pt.sqrt(var), observed=data["ell"], dims="record")
+    elif lik == "binomial":
+        if ckpt is not None:
+            eta = eta + ckpt * pm.Normal("z_ckpt", dims="record")
+        pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"], dims="record")
+    elif lik == "betabinomial":
+        p = pm.math.invlogit(eta)
+        if ckpt is None:
+            pm.Binomial("obs", n=data["n"], p=p, observed=data["y"], dims="record")
+        else:
+            # Var(p_rc) = p(1-p)/(kappa+1) matched to the delta-method (p(1-p) sigma)^2
+            kappa = pt.maximum(1.0 / (p * (1 - p) * ckpt**2) - 1.0, 1e-3)
+            pm.BetaBinomial("obs", alpha=p * kappa, beta=(1 - p) * kappa, n=data["n"], observed=data["y"],
+                            dims="record")
+    else:
+        resid = sigmas[design.residual]
+        if lik == "normal":
+            pm.Normal("obs", eta, resid, observed=data["y"], dims="record")
+        else:
+            nu = pm.Gamma("nu", 2.0, 0.1)
+            pm.StudentT("obs", nu=nu, mu=eta, sigma=resid, observed=data["y"], dims="record")
+
+
+def choose_centering(design: Design) -> tuple[str, ...]:
+    """Components to sample centred: those whose levels the data pin down.
+
+    The usual rule (Papaspiliopoulos, Roberts & Sköld 2007; Betancourt & Girolami 2015):
+    centred when the standard error of a level's mean is smaller than the spread of the
+    effects, non-centred otherwise. Both come from a quick REML fit of the same model
+    (:mod:`snrstat.variance.reml`): the se of a level is ``sqrt(residual / records)`` (plus
+    the run-level variances over runs for model effects), and the spread is the REML sd
+    shrunk to a lower 90% bound ``sigma sqrt(df / chi2_0.9(df))`` with df = informative
+    levels - 1, because with few levels the posterior reaches far below the REML value,
+    where a centred form funnels. If REML fails, model effects are centred, the rest not.
+    """
+    from scipy.stats import chi2
+
+    from snrstat.variance.reml import reml_link_variances
+
+    try:
+        var = reml_link_variances(design)
+    except Exception:  # a numerical failure of the cross-check must not stop the fit
+        return ("model",)
+    resid = var["residual"]
+    out = []
+    for col in ("model", "seed", "data_order"):
+        if col not in design.components or design.residual == col:
+            continue
+        if col == "model":
+            codes, informative = design.run_model, np.ones(len(design.models), dtype=bool)
+        else:
+            codes, informative = design.run_level[col], design.replicated(col)
+        per_level = np.bincount(codes[design.rec_run], minlength=len(informative))[informative]
+        df = _level_df(design, col, informative)
+        if df < 1 or not len(per_level):
+            continue
+        se2 = resid / np.median(per_level)
+        if col == "model":
+            runs_per_model = np.median(np.bincount(design.run_model))
+            se2 += sum(var.get(c, 0.0) for c in ("seed", "data_order")) / runs_per_model
+        low = max(var.get(col, 0.0), 0.0) * df / chi2.ppf(0.9, df)
+        if low > se2:
+            out.append(col)
+    return tuple(out)
+
+
+def _level_df(design: Design, col: str, informative: np.ndarray) -> int:
+    """Degrees of freedom for the spread of a component's effects."""
+    if col == "model" or design.designs[col] == "crossed":
+        return int(informative.sum()) - 1
+    level_model = np.zeros(len(informative), dtype=np.int64)
+    level_model[design.run_level[col]] = design.run_model
+    counts = np.bincount(level_model[informative], minlength=len(design.models))
+    return int((counts[counts > 0] - 1).sum())

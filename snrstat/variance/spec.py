@@ -1,0 +1,403 @@
+"""What a variance fit estimates: components, likelihood, priors, and which parts the data identify.
+
+The generative model (science.md section 4), for the records of one task and metric:
+
+```
+logit p[r, c] = mu + a[model] + b[seed] + d[data_order] + f_r(step) + e[r, c]
+y[r, c] ~ Binomial(n_items, p[r, c])
+```
+
+The model effects ``a`` are exchangeable ``N(0, sigma_model)`` around ``mu``, the mean logit
+of the population of models (their mean-centred version, which sums to zero over the models
+in the data, is ``effect_model - effect_model.mean("model")``; every comparison of models
+uses only it). Seeds and data orders are *crossed* (one effect per label, shared by every
+model that uses it; these sum to zero, so their mean stays in ``mu``) or *nested* (one
+effect per (model, label), independent normal). A component with no
+replication in the data cannot be told apart from another one and is dropped with a
+:class:`ComponentDroppedWarning` that says why, never fitted from its prior.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from snrstat.schema import DataError
+from snrstat.variance.records import Records
+
+log = logging.getLogger("snrstat.variance")
+
+COMPONENTS = ("model", "seed", "data_order", "ckpt")
+NOISE_COMPONENTS = ("seed", "data_order", "ckpt")
+LIKELIHOODS = ("auto", "logit_normal", "binomial", "betabinomial", "normal", "student_t")
+BINOMIAL_LIKELIHOODS = ("logit_normal", "binomial", "betabinomial")
+DESIGNS = ("auto", "crossed", "nested")
+#: short names used for posterior variables (``sigma_order``) and summary rows.
+SHORT = {"model": "model", "seed": "seed", "data_order": "order", "ckpt": "ckpt"}
+
+
+class ComponentDroppedWarning(UserWarning):
+    """A variance component the data cannot identify was left out of the model."""
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Weakly informative priors, on the link scale of the likelihood.
+
+    Link scale: the logit of the score for proportions (``logit_normal``, ``binomial``,
+    ``betabinomial``); for continuous metrics (``normal``, ``student_t``) the standardised
+    score ``(value - mean) / sd`` over the fitted records. On the logit scale near a score
+    of 0.5 an sd of s is a score sd of about s / 4.
+
+    - ``mu ~ Normal(0, mu)``: mean logit of the models; 1.0 puts 95% of the prior mass on
+      mean scores between 0.12 and 0.88.
+    - ``sigma_model ~ HalfNormal(model)``: between-model sd; 0.5 allows score sds up to
+      about 0.25 (95%) at a score of 0.5, far beyond the 0.01-0.05 typical at one scale.
+      Standardised scale: 1.0 (the total sd of the records).
+    - ``sigma_seed, sigma_order, sigma_ckpt ~ HalfNormal(noise)``: 0.25 allows noise sds up
+      to about 0.12 in score (95%); real checkpoint and seed noise is 0.002-0.03.
+      Standardised scale: 0.5.
+    - trend (``trend=True``): ``slope_r = trend_mean + trend_sd z_r`` per unit of centred
+      log step, ``trend_mean ~ Normal(0, trend)``, ``trend_sd ~ HalfNormal(trend_sd)``.
+    - ``nu ~ Gamma(2, 0.1)`` (Student-t degrees of freedom, Juárez & Steel 2010).
+    """
+
+    mu: float = 1.0
+    model: float = 0.5
+    noise: float = 0.25
+    trend: float = 1.0
+    trend_sd: float = 0.5
+
+    @classmethod
+    def default(cls, link: str = "logit") -> Priors:
+        """The defaults for a link: on the standardised scale of continuous metrics the
+        between-model sd can be as large as the total sd (1), so ``model = 1.0`` and
+        ``noise = 0.5`` there; on the logit scale the values above."""
+        return cls() if link == "logit" else cls(model=1.0, noise=0.5)
+
+    def __post_init__(self):
+        for name, value in asdict(self).items():
+            if not (np.isfinite(value) and value > 0):
+                raise DataError(f"prior scale {name} must be a positive number, got {value!r}")
+
+    def describe(self, link: str = "logit") -> str:
+        scale = "logit of the score" if link == "logit" else "standardised score (value - mean) / sd"
+        return (
+            f"priors on the {scale}: mu ~ Normal(0, {self.mu}); sigma_model ~ HalfNormal({self.model}); "
+            f"sigma_seed, sigma_order, sigma_ckpt ~ HalfNormal({self.noise}); "
+            f"trend_mean ~ Normal(0, {self.trend}), trend_sd ~ HalfNormal({self.trend_sd}); nu ~ Gamma(2, 0.1)"
+        )
+
+
+@dataclass
+class Design:
+    """The fitted structure and its data arrays (integer codes, observations).
+
+    ``components`` are the identifiable ones kept, ``dropped`` maps a left-out component
+    to the reason. ``residual`` names the component a normal likelihood uses as its
+    observation sd (``ckpt``, or a nested run-level component when runs hold one record).
+    """
+
+    records: Records
+    likelihood: str
+    components: tuple[str, ...]
+    dropped: dict[str, str]
+    designs: dict[str, str]            # seed / data_order -> crossed | nested
+    trend: bool
+    residual: str | None
+    models: list[str]
+    runs: list[str]
+    levels: dict[str, list[str]]       # seed / data_order -> level labels
+    run_model: np.ndarray
+    run_level: dict[str, np.ndarray]   # seed / data_order -> (R,) level code
+    rec_run: np.ndarray
+    x: np.ndarray                      # centred log step (0 without trend)
+    data: dict[str, np.ndarray]        # observations for the likelihood
+    center: float = 0.0                # normal likelihoods: value = center + scale * link
+    scale: float = 1.0
+    n_bar: float = np.nan              # typical item count (binomial noise)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def link(self) -> str:
+        return "logit" if self.likelihood in BINOMIAL_LIKELIHOODS else "identity"
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    def replicated(self, col: str) -> np.ndarray:
+        """Levels of a seed/data-order component whose model has several levels of it.
+
+        Crossed levels always are; a nested level in a model with a single seed is not: its
+        effect is confounded with the model effect and only its prior informs it.
+        """
+        codes = self.run_level[col]
+        n_levels = len(self.levels[col])
+        if self.designs[col] == "crossed":
+            return np.ones(n_levels, dtype=bool)
+        level_model = np.zeros(n_levels, dtype=np.int64)
+        level_model[codes] = self.run_model
+        per_model = np.bincount(level_model, minlength=len(self.models))
+        return per_model[level_model] >= 2
+
+    def signature(self) -> tuple:
+        """Everything that fixes the compiled graph; equal signatures can share one compilation."""
+        shapes = (len(self.models), len(self.runs), len(self.rec_run),
+                  tuple((k, len(v), tuple(self.replicated(k))) for k, v in sorted(self.levels.items())))
+        return (self.likelihood, self.components, tuple(sorted(self.designs.items())), self.trend,
+                self.residual, shapes)
+
+    def spec_dict(self, priors: Priors) -> dict:
+        return {
+            "likelihood": self.likelihood, "link": self.link, "components": list(self.components),
+            "dropped": dict(self.dropped), "designs": dict(self.designs), "trend": self.trend,
+            "residual": self.residual, "priors": asdict(priors), "priors_text": priors.describe(self.link),
+            "center": self.center, "scale": self.scale, "n_bar": self.n_bar, "notes": list(self.notes),
+            "n_models": len(self.models), "n_runs": len(self.runs), "n_records": len(self.rec_run),
+        }
+
+
+def _codes(labels) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(pd.Series(labels, dtype="string"), sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _drop(dropped: dict, comp: str, reason: str, requested) -> None:
+    if comp in requested:
+        dropped[comp] = reason
+
+
+def _level_design(run_tab: pd.DataFrame, col: str, how: str) -> str:
+    if how != "auto":
+        return how
+    sets = run_tab.groupby("unit")[col].agg(lambda s: frozenset(s.astype(str)))
+    return "crossed" if sets.nunique() == 1 and len(next(iter(sets))) > 1 else "nested"
+
+
+def build_design(records: Records, *, components=COMPONENTS, likelihood: str = "auto", trend: bool = False,
+                 seed_design: str = "auto", order_design: str = "auto", warn: bool = True) -> Design:
+    """Check identifiability and code the records for the PyMC graph (see module docstring)."""
+    comps = tuple(components)
+    unknown = [c for c in comps if c not in COMPONENTS]
+    if unknown:
+        raise DataError(f"unknown component(s) {unknown}; choose from {list(COMPONENTS)}")
+    if "model" not in comps:
+        raise DataError("components must include 'model': the between-model spread is the signal")
+    if likelihood not in LIKELIHOODS:
+        raise DataError(f"likelihood must be one of {list(LIKELIHOODS)}, got {likelihood!r}")
+    for name, how in (("seed_design", seed_design), ("order_design", order_design)):
+        if how not in DESIGNS:
+            raise DataError(f"{name} must be one of {list(DESIGNS)}, got {how!r}")
+    t = records.table
+    models = sorted(t["unit"].unique())
+    if len(models) < 2:
+        raise DataError(
+            f"one model ({models[0]!r}) in task {records.task!r}: the between-model spread (signal) needs at "
+            "least two models"
+        )
+    notes: list[str] = []
+    dropped: dict[str, str] = {}
+    likelihood = _resolve_likelihood(records, likelihood, notes, dropped)
+
+    runs_tab = t.drop_duplicates("run")[["unit", "run", "seed", "data_order"]].sort_values("run")
+    runs = runs_tab["run"].astype(str).tolist()
+    run_model = pd.Categorical(runs_tab["unit"], categories=models).codes.astype(np.int64)
+    rec_run = pd.Categorical(t["run"], categories=runs).codes.astype(np.int64)
+    per_run = np.bincount(rec_run, minlength=len(runs))
+    designs, levels, run_level = {}, {}, {}
+
+    for col, how in (("seed", seed_design), ("data_order", order_design)):
+        if col not in comps:
+            continue
+        lab = runs_tab[col]
+        if lab.isna().all():
+            _drop(dropped, col, f"{col}: no {col} labels in the records, so {col} noise cannot be separated "
+                  "from the model effect", comps)
+            continue
+        filled = runs_tab.assign(**{col: lab.fillna("NA")})
+        per_model = filled.groupby("unit")[col].nunique()
+        if (per_model < 2).all():
+            what = "seed" if col == "seed" else "data order"
+            _drop(dropped, col, f"{col}: each model has a single {what}, so {what} noise cannot be separated "
+                  "from the model effect", comps)
+            continue
+        if col == "data_order" and "seed" in levels and _tied(filled):
+            _drop(dropped, col, "data_order: tied to seed (each seed has its own data order), so data-order "
+                  "noise cannot be separated from seed noise; the seed component carries both", comps)
+            continue
+        design = _level_design(filled, col, how)
+        key = filled[col].astype(str) if design == "crossed" else filled["unit"].astype(str) + "/" + filled[col].astype(str)
+        codes, labels = _codes(key.to_numpy())
+        designs[col], levels[col], run_level[col] = design, labels, codes
+
+    kept = ["model"] + [c for c in ("seed", "data_order") if c in levels]
+    residual = None
+    if "ckpt" in comps:
+        if (per_run >= 2).any():
+            kept.append("ckpt")
+            residual = "ckpt"
+        else:
+            _drop(dropped, "ckpt", "ckpt: each run has a single checkpoint, so checkpoint noise cannot be "
+                  "separated from run-to-run noise (use more checkpoints, e.g. last_n=5)", comps)
+    if likelihood not in BINOMIAL_LIKELIHOODS and residual is None:
+        residual = _residual_from_runs(kept, designs, run_level, len(runs))
+        if residual is None:
+            raise DataError(
+                "a normal likelihood needs a residual: give runs several checkpoints (ckpt noise), or several "
+                "nested seeds per model with one record each"
+            )
+        note = (f"{residual}: runs hold one record each, so the residual sd of the normal likelihood is "
+                f"the {residual} noise")
+        dropped.pop("ckpt", None)
+        log.info(note)
+    use_trend = bool(trend)
+    if use_trend:
+        if t["step"].isna().any() or (per_run < 3).all():
+            use_trend = False
+            dropped["trend"] = "trend: needs steps and at least three checkpoints in some run; fitted without trend"
+    design = Design(
+        records=records, likelihood=likelihood, components=tuple(kept), dropped=dropped, designs=designs,
+        trend=use_trend, residual=residual, models=models, runs=runs, levels=levels, run_model=run_model,
+        run_level=run_level, rec_run=rec_run, x=_centred_log_step(t, rec_run, len(runs), use_trend), data={},
+        notes=notes,
+    )
+    _observations(design)
+    for reason in dropped.values():
+        log.info(reason)
+        if warn:
+            warnings.warn(reason, ComponentDroppedWarning, stacklevel=3)
+    for note in design.notes:
+        log.info(note)
+        if warn:
+            warnings.warn(note, UserWarning, stacklevel=3)
+    return design
+
+
+def _tied(runs_tab: pd.DataFrame) -> bool:
+    """Within every model, seeds and data orders pair one to one (the usual 'order = seed')."""
+    g = runs_tab.assign(pair=runs_tab["seed"].astype(str) + "\x00" + runs_tab["data_order"].astype(str))
+    stats = g.groupby("unit").agg(s=("seed", "nunique"), o=("data_order", "nunique"), p=("pair", "nunique"))
+    return bool(((stats["s"] == stats["p"]) & (stats["o"] == stats["p"])).all())
+
+
+def _residual_from_runs(kept, designs, run_level, n_runs) -> str | None:
+    for col in ("data_order", "seed"):
+        if col in kept and designs[col] == "nested" and len(np.unique(run_level[col])) == n_runs:
+            kept.remove(col)
+            kept.append(col)  # kept last: its sigma is the residual
+            return col
+    return None
+
+
+def dispersion(records: Records) -> tuple[float, float]:
+    """Within-run variance of the empirical logits over their binomial variance, and its p-value.
+
+    A ratio well below 1 (``p`` small) means checkpoints vary less than independent binomial
+    item samples would: the records share one item set, so item sampling is not per-record
+    noise and a binomial likelihood would overstate the noise. Returns (ratio, p) where p =
+    P(chi2_df / df <= ratio), df = sum over runs of (records - 1); (nan, nan) without
+    replicated runs.
+    """
+    from scipy.stats import chi2
+
+    t = records.table
+    n = t["n_items"].to_numpy(dtype=float)
+    y = t["value"].to_numpy(dtype=float) * n
+    run = pd.factorize(t["run"])[0]
+    ell = np.log((y + 0.5) / (n - y + 0.5))
+    cnt = np.bincount(run)
+    df = int((cnt - 1).sum())
+    if df < 1:
+        return np.nan, np.nan
+    mean = np.bincount(run, ell) / cnt
+    ss = float(((ell - mean[run]) ** 2).sum())
+    p_run = (np.bincount(run, y) + 0.5) / (np.bincount(run, n) + 1.0)
+    known = 1.0 / (n * p_run[run] * (1 - p_run[run]))
+    ratio = ss / df / float(np.mean(known[cnt[run] > 1]))
+    return ratio, float(chi2.cdf(ratio * df, df))
+
+
+def _resolve_likelihood(records: Records, likelihood: str, notes: list, dropped: dict) -> str:
+    if likelihood == "auto":
+        if not (records.bounded and records.has_items):
+            return "normal"
+        ratio, p = dispersion(records)
+        if p < 0.01:
+            dropped["items"] = (
+                f"items: scores vary across checkpoints {ratio:.2f} times as much as independent binomial item "
+                "samples would (the records share one item set), so item sampling is not per-record noise "
+                "here; fitted with a normal likelihood on the score scale instead of 'logit_normal'"
+            )
+            return "normal"
+        return "logit_normal"
+    if likelihood in BINOMIAL_LIKELIHOODS:
+        if not records.has_items:
+            raise DataError(
+                f"likelihood {likelihood!r} needs column 'n_items' (the benchmark size) on every record of task "
+                f"{records.task!r}; use likelihood='normal' for scores without item counts"
+            )
+        v = records.table["value"].to_numpy()
+        if ((v < 0) | (v > 1)).any():
+            raise DataError(f"likelihood {likelihood!r} needs proportions in [0, 1] in column 'value' "
+                            f"(metric {records.metric!r}); use 'normal' or 'student_t'")
+        ratio, p = dispersion(records)
+        if p < 0.01:
+            notes.append(f"scores vary across checkpoints only {ratio:.2f} times as much as independent binomial "
+                         f"item samples would: the binomial term of likelihood {likelihood!r} overstates the noise "
+                         "(the records share one item set); likelihood='normal' estimates it from the data")
+    return likelihood
+
+
+def _centred_log_step(t: pd.DataFrame, rec_run, n_runs: int, trend: bool) -> np.ndarray:
+    """log(1 + step) minus its mean within the run: the run effect is the window mean."""
+    if not trend:
+        return np.zeros(len(t))
+    ls = np.log1p(t["step"].to_numpy(dtype=float))
+    mean = np.bincount(rec_run, ls, minlength=n_runs) / np.bincount(rec_run, minlength=n_runs)
+    return ls - mean[rec_run]
+
+
+def _observations(design: Design) -> None:
+    """Data arrays of the likelihood.
+
+    ``logit_normal``: the empirical logit ``log((y + 0.5) / (n - y + 0.5))`` of each record
+    with its binomial variance known, ``(1 + (1 - 4 p q) / (2 n p q)) / (n p q)`` with
+    ``p = p_r`` pooled over the run's records (so the variance carries no per-record noise)
+    and ``q = 1 - p``; checkpoint noise adds to it, so the per-record effects are integrated
+    out analytically.
+    """
+    t = design.records.table
+    value = t["value"].to_numpy(dtype=float)
+    if design.link == "logit":
+        n = t["n_items"].to_numpy(dtype=float)
+        y = value * n
+        if design.likelihood != "logit_normal":
+            design.data = {"y": np.rint(y).astype(np.int64), "n": np.rint(n).astype(np.int64)}
+        else:
+            r = design.rec_run
+            p_run = (np.bincount(r, y) + 0.5) / (np.bincount(r, n) + 1.0)
+            p = p_run[r]
+            npq = n * p * (1 - p)
+            # Var of the empirical logit: 1/(npq) to first order; the second-order term
+            # (1 - 4pq) / (2 npq) (checked against the exact binomial sum) matters near 0 and 1
+            known = (1.0 + (1.0 - 4.0 * p * (1 - p)) / (2.0 * npq)) / npq
+            design.data = {"ell": np.log((y + 0.5) / (n - y + 0.5)), "known_var": known}
+            low = np.minimum(n * p, n * (1 - p))
+            if low.min() < 10:
+                design.notes.append(
+                    f"some runs have fewer than 10 expected correct (or wrong) answers (min {low.min():.1f}); "
+                    "the normal approximation on the logit scale is rough there: consider likelihood='binomial'"
+                )
+        design.n_bar = float(np.mean(n))
+    else:
+        center, scale = float(np.mean(value)), float(np.std(value))
+        if scale == 0:
+            raise DataError(f"every record of task {design.records.task!r} has the same value {value[0]}; "
+                            "there is no variance to decompose")
+        design.center, design.scale = center, scale
+        design.data = {"y": (value - center) / scale}

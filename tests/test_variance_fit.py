@@ -1,0 +1,136 @@
+"""Fitting: summary, derived quantities, reproducibility, batches, save/load (tiny, seeded)."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+import snrstat
+from snrstat.variance import fit_variance, fit_variance_many, load_fit, simulate
+
+FAST = dict(draws=250, tune=300, chains=2, progress=False)
+
+
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    # nested seeds, two per model: the collapsed Gaussian path with a per-run offset
+    return simulate(n_models=5, n_seeds=2, n_ckpt=4, n_items=800, mu=0.3, sigma_model=0.4, sigma_seed=0.08,
+                    sigma_ckpt=0.06, crossed=False, random_seed=5)
+
+
+@pytest.fixture(scope="module")
+def fit(sim):
+    return _quiet(fit_variance, sim[0], random_seed=11, **FAST)
+
+
+def test_summary_rows_columns_and_truth(fit, sim):
+    _, truth = sim
+    s = fit.summary()
+    assert list(s.columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk"]
+    for row in ("sigma_model", "sigma_seed", "sigma_ckpt", "signal", "noise", "snr", "snr_pop"):
+        assert row in s.index
+    assert "sigma_order" not in s.index  # one data order: absent, not fitted from its prior
+    assert (s["lo"] <= s["median"]).all() and (s["median"] <= s["hi"]).all()
+    wide = fit.summary(level=0.99)
+    for q in ("sigma_model", "sigma_ckpt", "snr"):
+        assert wide.loc[q, "lo"] <= truth[q] <= wide.loc[q, "hi"], q
+    assert np.isfinite(s.loc["snr", "point"]) and np.isnan(s.loc["sigma_model", "point"])
+    assert fit.spec["likelihood"] == "logit_normal" and fit.spec["collapsed"]
+    assert "sigma_model ~ HalfNormal(0.5)" in fit.spec["priors_text"]
+
+
+def test_derived_quantities_follow_their_definitions(fit):
+    post = fit.idata.posterior
+    mm = post["model_mean"].values
+    assert np.allclose(mm, expit(post["mu_link"].values[..., None] + post["effect_model"].values))
+    rng = mm.max(-1) - mm.min(-1)
+    assert np.allclose(post["snr"].values, rng / post["noise_sd"].values)
+    assert np.allclose(post["signal"].values / post["noise"].values, post["snr"].values)
+    assert np.allclose(post["noise_sd"].values ** 2,
+                       post["sigma_ckpt"].values ** 2 + post["sigma_binom"].values ** 2)
+    assert fit.draws("model_mean").dims == ("chain", "draw", "model")
+    assert fit.draws("sigma_data_order_link" if "sigma_order_link" in post else "sigma_seed").ndim == 2
+    with pytest.raises(snrstat.DataError, match="available"):
+        fit.draws("nope")
+
+
+def test_shares_superiority_and_ranking(fit):
+    shares = fit.variance_shares()
+    assert set(shares.index) == {"model", "seed", "ckpt", "items"}
+    assert shares["median"].sum() == pytest.approx(1.0, abs=0.15)
+    p = fit.prob_superior()
+    off = ~np.eye(len(p), dtype=bool)
+    assert np.allclose((p.to_numpy() + p.to_numpy().T)[off], 1.0)
+    assert np.isnan(np.diag(p.to_numpy())).all()
+    assert 0.0 <= fit.prob_ranking() <= 1.0
+
+
+def test_diagnostics_and_reml(fit):
+    d = fit.diagnostics
+    assert d.divergences == 0 and d.table["r_hat"].max() < 1.05
+    assert {"ok", "max_r_hat", "min_ess_bulk", "bfmi"} <= set(d.to_dict())
+    cmp = fit.compare_reml()
+    assert {"reml", "median", "lo", "hi", "inside"} <= set(cmp.columns)
+    assert cmp.loc["sigma_model", "inside"]
+
+
+def test_prior_predictive_check_covers_the_data(fit):
+    table = fit.prior_predictive_check(draws=300)
+    assert {"prior_median", "prior_lo", "prior_hi", "observed", "inside"} <= set(table.columns)
+    for q in ("score_mean", "score_sd", "sigma_model"):
+        assert bool(table.loc[q, "inside"]), q  # weakly informative: the data sit inside the prior
+    wide = fit.prior_predictive_check(draws=300, level=0.99)
+    assert bool(wide.loc["snr", "inside"]) and wide.loc["snr", "prior_hi"] > table.loc["snr", "prior_hi"]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(fit, sim):
+    again = _quiet(fit_variance, sim[0], random_seed=11, **FAST)
+    assert again.settings["compile_s"] == 0.0  # the compiled graph was reused
+    assert np.array_equal(again.draws("snr").values, fit.draws("snr").values)
+    other = _quiet(fit_variance, sim[0], random_seed=12, **FAST)
+    assert not np.array_equal(other.draws("snr").values, fit.draws("snr").values)
+
+
+def test_batch_swaps_data_into_one_compiled_graph(fit, sim):
+    frames = [sim[0].assign(task="a")]
+    other, _ = simulate(n_models=5, n_seeds=2, n_ckpt=4, n_items=800, sigma_model=0.2, crossed=False, random_seed=9)
+    frames.append(other.assign(task="b"))
+    batch = _quiet(fit_variance_many, pd.concat(frames, ignore_index=True), random_seed=11, **FAST)
+    assert list(batch) == ["a", "b"] and batch.n_compilations == 0  # same structure as the fixture
+    assert np.array_equal(batch["a"].draws("snr").values, fit.draws("snr").values)
+    assert batch["b"].summary().loc["sigma_model", "median"] != fit.summary().loc["sigma_model", "median"]
+    table = batch.table("snr")
+    assert list(table.index) == ["a", "b"] and "ok" in table.columns
+    assert batch.summary().index.names == ["task", "quantity"]
+
+
+def test_save_and_load_round_trip(fit, tmp_path):
+    nc, js = fit.save(tmp_path / "fit.nc")
+    card = json.loads(js.read_text())
+    assert card["data_hash"] == fit.records.data_hash() and card["spec"]["priors"]["model"] == 0.5
+    assert {"pymc", "nutpie", "arviz", "snrstat"} <= set(card["versions"])
+    loaded = load_fit(tmp_path / "fit")
+    pd.testing.assert_frame_equal(loaded.summary(), fit.summary())
+    assert loaded.diagnostics.ok == fit.diagnostics.ok
+    js.write_text(js.read_text().replace(card["data_hash"], "0" * 64))
+    with pytest.raises(snrstat.DataError, match="hash"):
+        load_fit(nc)
+
+
+def test_continuous_metric_uses_a_normal_likelihood():
+    frame, truth = simulate(n_models=4, n_seeds=1, n_ckpt=6, likelihood="normal", mu=1.0, sigma_model=0.1,
+                            sigma_ckpt=0.01, random_seed=2)
+    f = _quiet(fit_variance, frame, random_seed=1, **FAST)
+    s = f.summary(level=0.99)
+    assert f.spec["likelihood"] == "normal" and "sigma_binom" not in s.index
+    assert s.loc["sigma_ckpt", "lo"] <= 0.01 <= s.loc["sigma_ckpt", "hi"]
+    assert s.loc["grand_mean", "median"] == pytest.approx(frame["value"].mean(), abs=0.05)

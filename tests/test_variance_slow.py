@@ -1,0 +1,59 @@
+"""Heavier variance-model checks: reduced simulation-based calibration, other likelihoods,
+the PyMC sampler. Run with ``pytest -m slow``; a few minutes on 2 cores."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from snrstat.variance import fit_variance, simulate
+from snrstat.variance.calibration import DESIGNS, coverage_table, run_sbc
+
+pytestmark = pytest.mark.slow
+
+
+def test_reduced_sbc_coverage_is_nominal():
+    """21 data sets (7 per design) drawn from the priors: the 50% and 90% intervals of every
+    sigma and of signal, noise, snr must cover the truth at their nominal rate, within a
+    binomial acceptance range that a wrong scale, prior or likelihood would leave (a
+    systematic error drives coverage towards 0)."""
+    res = run_sbc(DESIGNS, 7, draws=300, tune=300, chains=2, seed=4242, progress=False)
+    table = coverage_table(res, alpha=0.002)
+    assert set(table.index) >= {"sigma_model", "sigma_seed", "sigma_order", "sigma_ckpt", "snr", "snr_pop"}
+    for q, row in table.iterrows():
+        n = int(row["n"])
+        lo90 = stats.binom.ppf(0.001, n, 0.9) / n
+        lo50, hi50 = stats.binom.ppf(0.001, n, 0.5) / n, stats.binom.isf(0.001, n, 0.5) / n
+        assert row["cover90"] >= lo90, (q, row["cover90"])
+        assert lo50 <= row["cover50"] <= hi50, (q, row["cover50"])
+
+
+@pytest.mark.parametrize("likelihood", ["binomial", "betabinomial", "student_t"])
+def test_other_likelihoods_recover_the_between_model_spread(likelihood):
+    kind = "normal" if likelihood == "student_t" else "binomial"
+    frame, truth = simulate(n_models=6, n_seeds=2, n_ckpt=4, n_items=500, mu=0.5 if kind == "normal" else 0.2,
+                            sigma_model=0.4, sigma_seed=0.05, sigma_ckpt=0.03, crossed=False, likelihood=kind,
+                            random_seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_variance(frame, likelihood=likelihood, draws=400, tune=500, chains=2, random_seed=2,
+                           progress=False)
+    s = fit.summary(level=0.99)
+    assert fit.spec["likelihood"] == likelihood and not fit.spec["collapsed"]
+    assert s.loc["sigma_model", "lo"] <= truth["sigma_model"] <= s.loc["sigma_model", "hi"]
+    assert np.isfinite(s.loc["snr", "median"])
+
+
+def test_pymc_sampler_gives_the_same_posterior_as_nutpie():
+    frame, _ = simulate(n_models=5, n_seeds=2, n_ckpt=4, crossed=False, random_seed=8)
+    kw = dict(draws=500, tune=500, chains=2, random_seed=1, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = fit_variance(frame, sampler="nutpie", **kw)
+        b = fit_variance(frame, sampler="pymc", **kw)
+    assert b.settings["sampler"] == "pymc"
+    sa, sb = a.summary(), b.summary()
+    for q in ("sigma_model", "sigma_ckpt", "snr"):
+        width = sa.loc[q, "hi"] - sa.loc[q, "lo"]
+        assert abs(sa.loc[q, "median"] - sb.loc[q, "median"]) < 0.25 * width, q
