@@ -1,7 +1,8 @@
 """Speed and sampler health of the variance model (issue 4).
 
-    python benchmarks/bench_variance.py            # full: defaults, 4 chains x 1000 draws
-    python benchmarks/bench_variance.py --quick    # fewer draws, for a smoke run
+    python benchmarks/bench_variance.py            # full: defaults, 4 chains x 1000 draws; writes
+                                                   # validation/results/variance_efficiency.md
+    python benchmarks/bench_variance.py --quick    # fewer draws, for a smoke run (--md - : no file)
 
 1. One fit of a 25 models x 3 seeds x 5 checkpoints design (n_items=1000) with the defaults:
    min bulk/tail ESS over the hyperparameters, max R-hat, divergences, wall time with and
@@ -9,19 +10,40 @@
 2. 24 tasks of that design in one ``fit_variance_many`` call: one compilation, total time.
 3. ESS per second against the plain formulation: fully non-centred binomial model (every
    model, seed and checkpoint effect a parameter) sampled with ``pm.sample`` defaults, on
-   the same data in the same process. Reported with and without compilation time.
+   the same data in the same process, same chains (4) and cores (2). Reported with and
+   without compilation time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 HYPER = ("mu_link", "sigma_model_link", "sigma_seed_link", "sigma_ckpt_link")
+RESULTS = Path(__file__).resolve().parents[1] / "validation" / "results" / "variance_efficiency.md"
+
+
+class _Tee(io.TextIOBase):
+    """Print and keep a copy (the markdown report is the printed output)."""
+
+    def __init__(self, out):
+        self.out, self.buf = out, io.StringIO()
+
+    def write(self, s):
+        self.out.write(s)
+        self.buf.write(s)
+        return len(s)
+
+    def flush(self):
+        self.out.flush()
 
 
 def plain_binomial_model(frame: pd.DataFrame):
@@ -59,7 +81,23 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="500 draws, 8 tasks: a smoke run")
     ap.add_argument("--tasks", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--md", default=str(RESULTS), help=f"markdown report ('-': none; default {RESULTS})")
     args = ap.parse_args(argv)
+    tee = _Tee(sys.stdout)
+    t_all = time.perf_counter()
+    with contextlib.redirect_stdout(tee):
+        _run(args)
+    if args.md != "-":
+        head = (f"# Efficiency of the variance model\n\n`python benchmarks/bench_variance.py"
+                f"{' --quick' if args.quick else ''} --tasks {args.tasks} --seed {args.seed}` on 2 CPU cores "
+                f"({time.perf_counter() - t_all:.0f} s in all), one process.\n\n```\n")
+        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.md).write_text(head + tee.buf.getvalue() + "```\n")
+        print(f"wrote {args.md}")
+    return 0
+
+
+def _run(args) -> None:
     draws = tune = 500 if args.quick else 1000
     n_tasks = 8 if args.quick else args.tasks
 
@@ -93,6 +131,7 @@ def main(argv=None) -> int:
     print(f"\n== 2. {n_tasks} tasks of the same design, one call ==")
     frames = [simulate(n_models=25, n_seeds=3, n_ckpt=5, n_items=1000, random_seed=100 + i, task=f"task{i:02d}")[0]
               for i in range(n_tasks)]
+    print(f"fitting {n_tasks} tasks ...", flush=True)
     many_frame = pd.concat(frames, ignore_index=True)
     from snrstat.variance import api
 
@@ -115,8 +154,8 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with plain:
-            idata_plain = pm.sample(draws=draws, tune=tune, random_seed=args.seed, progressbar=False,
-                                    compute_convergence_checks=False)
+            idata_plain = pm.sample(draws=draws, tune=tune, chains=4, cores=2, random_seed=args.seed,
+                                    progressbar=False, compute_convergence_checks=False)
     wall_plain = time.perf_counter() - t0
     p_bulk, p_tail, p_rhat = _min_ess(idata_plain)
     p_div = int(idata_plain.sample_stats["diverging"].sum())
@@ -132,7 +171,6 @@ def main(argv=None) -> int:
     print(f"ratio of ESS/s, both including compilation: {rows.iloc[0, 5] / rows.iloc[1, 5]:.1f}x; "
           f"refit (compiled graph reused, as in a batch) vs plain: {rows.iloc[0, 6] / rows.iloc[1, 5]:.1f}x "
           f"(our sampling alone took {ours_sampling:.1f} s)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ _EXPORTS = {
     "fit_ladder_point": "snrstat.scaling",
     "ladder_point_table": "snrstat.scaling",
     "leave_one_size_out": "snrstat.scaling",
+    "ScalingFit": "snrstat.scaling",
+    "coverage_summary": "snrstat.scaling",
     # report
     "build_report": "snrstat.report",
 }
@@ -64,7 +66,15 @@ _EXPORTS = {
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'snrstat' has no attribute {name!r}")
+        # subpackages (snrstat.plots, snrstat.reference, ...) are reachable as attributes too
+        try:
+            value = importlib.import_module(f"snrstat.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"snrstat.{name}":
+                raise
+            raise AttributeError(f"module 'snrstat' has no attribute {name!r}") from None
+        globals()[name] = value
+        return value
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

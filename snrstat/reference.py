@@ -205,7 +205,7 @@ def _scaling_hash(frame: pd.DataFrame, task: str) -> str:
     return hashlib.sha256(table.to_csv(index=False, float_format="%.17g").encode()).hexdigest()
 
 
-def fit_scaling_reference(frame: pd.DataFrame, *, tasks=None, draws: int = 1000, tune: int = 1000,
+def fit_scaling_reference(frame: pd.DataFrame, *, tasks=None, draws: int = 2000, tune: int = 1500,
                           chains: int = 4, random_seed: int = 0, progress: bool = True) -> dict:
     """Bayesian two-step scaling-law fits of the OLMo ladder, one per task, with a count of fits done."""
     from rich.progress import Progress

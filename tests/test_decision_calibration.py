@@ -7,8 +7,8 @@ from snrstat.decision.calibration import decision_coverage, predictive_check
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", [
-    dict(n_models=10, runs=1, sigma_run=0.0, sigma_ckpt=0.01, n_sims=70),
-    dict(n_models=6, runs=2, sigma_run=0.01, sigma_ckpt=0.01, n_sims=40),
+    dict(n_models=10, runs=1, sigma_run=0.0, sigma_ckpt=0.01, n_sims=45),
+    dict(n_models=6, runs=2, sigma_run=0.01, sigma_ckpt=0.01, n_sims=25),
 ])
 def test_decision_accuracy_interval_covers_the_truth(config):
     n_sims = config.pop("n_sims")

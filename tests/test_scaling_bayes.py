@@ -1,7 +1,8 @@
 """The Bayesian scaling law (snrstat.scaling.bayes), its validation helpers, plot and CLI.
 
 One two-step fit of data simulated from the model's own generative process is shared by the
-fast tests (nutpie compiles the model once, ~30 s on a small machine); heavier fits are slow.
+fast tests (nutpie compiles the model once, ~25-35 s on a small machine, and every later fit of
+the same shape reuses it in about a second); heavier fits are slow.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ STEP1 = {"a": 5.2, "b": 6.3, "alpha": 0.32, "beta": 0.29, "E": 0.45}
 STEP2 = {"a": -0.6, "k": 6.0, "L0": 0.9, "b": 0.95}
 NOISE = {"tau_loss": 0.01, "sigma_loss": 0.004, "tau_acc": 0.006, "sigma_acc": 0.004}
 SMALL = {"draws": 300, "tune": 300, "chains": 2, "progress": False}
+HEALTHY = {"draws": 1500, "tune": 1000, "chains": 2, "progress": False}
 
 
 def simulate_ladder(seed=0, n_ckpt=6):
@@ -70,8 +72,14 @@ def simulated():
 def two_step_fit(simulated):
     frame, _ = simulated
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ScalingFitWarning)  # few draws: ESS below 400 is expected
-        return fit_scaling_law(frame, "sim", random_seed=1, **SMALL)
+        warnings.simplefilter("error", ScalingFitWarning)  # this fit must sample healthily
+        return fit_scaling_law(frame, "sim", random_seed=1, **HEALTHY)
+
+
+def test_sampler_is_healthy_on_a_simulated_ladder(two_step_fit):
+    d = two_step_fit.diagnostics
+    assert d["ok"], d["problems"]
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
 
 
 def _interval(da, lo=0.01, hi=0.99):
@@ -97,8 +105,10 @@ def test_predictive_of_the_targets_covers_the_truth(two_step_fit, simulated):
     for target in ("peteish7", "peteish13"):
         lo, hi = _interval(pred["acc_law"].sel(target=target))
         assert lo < truth[target]["acc_law"] < hi
+        lo, hi = _interval(pred["acc"].sel(target=target))
         row = table.loc[target]
-        assert row["lo90"] < row["observed"] < row["hi90"] and bool(row["inside90"])
+        assert lo < row["observed"] < hi
+        assert bool(row["inside90"]) == (row["lo90"] <= row["observed"] <= row["hi90"])
         assert row["lo90"] < row["lo50"] < row["median"] < row["hi50"] < row["hi90"]
         assert np.isfinite(row["log_score"]) and np.isfinite(row["point_log_score"])
     assert list(table.reset_index().columns[:9]) == ["target", "observed", "point_pred", "median", "lo50", "hi50",
@@ -116,18 +126,16 @@ def test_paper_notation_and_numpy_replica_agree_with_the_model_graph(two_step_fi
         acc = post["acc_a"] / (1 + np.exp(-post["k"] * (law - post["L0"]))) + post["acc_b"]
         np.testing.assert_allclose(pred["loss_law"].sel(target=target), law, rtol=1e-9)
         np.testing.assert_allclose(pred["acc_law"].sel(target=target), acc, rtol=1e-9)
-    # acc_run of the training runs (a model deterministic) from the paper-notation parameters
-    const = two_step_fit.idata.constant_data
-    law = (np.exp(post["a"] - post["alpha"] * const["log_n"]) + np.exp(post["b"] - post["beta"] * const["log_d"]) + post["E"])
-    loss_run = law * np.exp(post["tau_loss"] * post["z"])
-    acc_run = post["acc_a"] / (1 + np.exp(-post["k"] * (loss_run - post["L0"]))) + post["acc_b"] + post["tau_acc"] * post["w"]
-    np.testing.assert_allclose(post["acc_run"], acc_run.transpose(*post["acc_run"].dims), rtol=1e-9)
+    # the step-2 curve at each training run's loss (a model deterministic) in paper notation
+    loss_run = np.exp(post["log_loss_run"])
+    curve = post["acc_a"] / (1 + np.exp(-post["k"] * (loss_run - post["L0"]))) + post["acc_b"]
+    np.testing.assert_allclose(post["acc_curve"], curve.transpose(*post["acc_curve"].dims), rtol=1e-9)
 
 
 def test_idata_has_named_dims_and_summary_has_the_point_fit(two_step_fit):
     idata = two_step_fit.idata
     assert set(idata.groups()) >= {"posterior", "sample_stats", "predictions", "observed_data", "constant_data"}
-    assert idata.posterior["z"].dims == ("chain", "draw", "run")
+    assert idata.posterior["log_loss_run"].dims == ("chain", "draw", "run")
     assert idata.predictions["acc"].dims == ("chain", "draw", "target")
     assert list(idata.predictions["target"].values) == ["peteish7", "peteish13"]
     assert "1B-1xC-rerun" in list(idata.posterior["run"].values)
@@ -228,11 +236,14 @@ def test_one_step_fit_covers_the_targets(simulated):
         warnings.simplefilter("ignore", ScalingFitWarning)
         fit = fit_scaling_law(frame, "sim", one_step=True, random_seed=3, **SMALL)
     table = fit.predictions().set_index("target")
-    assert table["inside90"].all()
+    # The one-step law is not the simulation's (no irreducible loss E), so nominal coverage is
+    # not owed; it must still land near the observed scores with ordered intervals.
+    assert ((table["median"] - table["observed"]).abs() < 0.05).all(), table
+    assert (table["lo90"] < table["lo50"]).all() and (table["hi50"] < table["hi90"]).all()
     assert "loss" not in fit.idata.predictions and "share_n" in fit.summary().index
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_pymc_sampler_fallback_agrees_with_nutpie(simulated, two_step_fit):
     frame, _ = simulated
     with warnings.catch_warnings():
@@ -254,3 +265,65 @@ def test_leave_one_size_out_on_simulated_ladder(simulated):
     assert set(res["target"]) >= {"3B-10xC", "370M-1xC-rerun"}
     summary = coverage_summary(res).iloc[0]
     assert summary["coverage90"] >= 0.7  # 10 cases from the model itself: nominal 0.9
+
+
+def test_predictive_intervals_cover_simulated_truths_at_their_nominal_rate(two_step_fit):
+    """Over fresh ladders simulated from the model (compiled model reused: ~1 s a fit), the 90% and
+    50% predictive intervals of the targets' observed scores cover about 90% and 50% of them.
+    Bounds: for 24 cases a calibrated 90% interval covers >= 17 with probability > 0.99, a 50%
+    interval lands in [5, 19] with probability > 0.99."""
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingFitWarning)
+        for seed in range(12):
+            frame, _ = simulate_ladder(seed=100 + seed)
+            rows.append(fit_scaling_law(frame, "sim", random_seed=seed, draws=400, tune=400, chains=2,
+                                        progress=False).predictions())
+    res = pd.concat(rows, ignore_index=True)
+    summary = coverage_summary(res).iloc[0]
+    assert summary["n"] == 24
+    assert summary["coverage90"] >= 17 / 24, summary
+    assert 5 / 24 <= summary["coverage50"] <= 19 / 24, summary
+    # the predictive knows the run-to-run spread: better log score than the point fit's normal
+    assert summary["log_score"] > summary["point_log_score"] - 1.0
+
+
+def test_checkpoint_averaging_option_reaches_point_fit_and_targets(simulated):
+    from snrstat.scaling.point import fit_ladder_point
+
+    frame, _ = simulated
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingFitWarning)
+        fit = fit_scaling_law(frame, "sim", checkpoints=3, random_seed=6, **SMALL)
+    assert fit.config.checkpoints == 3 and fit.config.noise_window == 5
+    assert (fit.targets["n_checkpoints"] == 3).all() and (fit.points["n_checkpoints"] == 3).all()
+    point = fit_ladder_point(frame, "sim", checkpoints=3).predictions.set_index("target")
+    table = fit.predictions().set_index("target")
+    np.testing.assert_allclose(table["point_pred"], point.loc[table.index, "predicted"], rtol=1e-12)
+    np.testing.assert_allclose(table["observed"], point.loc[table.index, "actual"], rtol=1e-12)
+    # the targets' predictive averages 3 checkpoints: its noise term is sigma / sqrt(3)
+    pred, post = fit.idata.predictions, fit.idata.posterior
+    expected = np.sqrt(post["tau_acc"] ** 2 + post["sigma_acc"] ** 2 / 3)
+    np.testing.assert_allclose(pred["acc_scale"].sel(target="peteish7"), expected, rtol=1e-12)
+
+
+def test_bad_input_is_refused_before_sampling(simulated):
+    from snrstat.schema import DataError
+
+    frame, _ = simulated
+    with pytest.raises(DataError, match="nope"):
+        fit_scaling_law(frame, "nope", **SMALL)
+    no_bpb = frame.loc[frame["metric"] != "bpb"]
+    with pytest.raises(DataError, match="bpb"):
+        fit_scaling_law(no_bpb, "sim", **SMALL)
+    one_size = [(m, "1B", "0") for m in MULTIPLIERS]
+    with pytest.raises(DataError, match="1 size"):
+        fit_scaling_law(frame, "sim", train_runs=one_size, **SMALL)
+    with pytest.raises(DataError, match="9B-1xC"):
+        fit_scaling_law(frame, "sim", train_runs=["9B-1xC"], **SMALL)
+    with pytest.raises(DataError, match="checkpoints"):
+        fit_scaling_law(frame, "sim", checkpoints=0, **SMALL)
+    with pytest.raises(ValueError, match="sampler"):
+        fit_scaling_law(frame, "sim", sampler="hmc", **SMALL)
+    with pytest.raises(DataError, match="at least 3 sizes"):
+        leave_one_size_out(frame, "sim", train_runs=[(m, s, "0") for s in ("1B", "3B") for m in MULTIPLIERS])

@@ -74,10 +74,14 @@ def test_shares_superiority_and_ranking(fit):
     assert 0.0 <= fit.prob_ranking() <= 1.0
 
 
-def test_diagnostics_and_reml(fit):
+def test_diagnostics_and_reml(fit, sim):
     d = fit.diagnostics
     assert d.divergences == 0 and d.table["r_hat"].max() < 1.05
     assert {"ok", "max_r_hat", "min_ess_bulk", "bfmi"} <= set(d.to_dict())
+    # five models, two seeds each: every sd has several contrasts, so the fast default step
+    assert fit.settings["target_accept"] == 0.9 and fit.settings["auto_target"] and not fit.settings["retried"]
+    with pytest.raises(snrstat.DataError, match="target_accept"):
+        _quiet(fit_variance, sim[0], target_accept=1.5, **FAST)
     cmp = fit.compare_reml()
     assert {"reml", "median", "lo", "hi", "inside"} <= set(cmp.columns)
     assert cmp.loc["sigma_model", "inside"]

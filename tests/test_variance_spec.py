@@ -160,3 +160,33 @@ def test_reml_recovers_components_of_a_large_simulation():
     assert r.loc["sigma_seed", "reml_link"] == pytest.approx(0.15, rel=0.2)
     assert r.loc["sigma_ckpt", "reml_link"] == pytest.approx(0.1, rel=0.15)
     assert r.loc["sigma_model", "reml"] == pytest.approx(truth["sigma_model"], rel=0.25)
+
+
+def test_weak_components_are_named_and_get_a_careful_sampler():
+    """Two models, or a second seed in one model only: the sd rests on one contrast, the fit says
+    so and samples with smaller steps; well replicated designs keep the fast default."""
+    from snrstat.variance.api import auto_target_accept
+    from snrstat.variance.model import use_shares
+
+    def notes_of(frame):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return build_design(select_records(frame))
+
+    two, _ = simulate(n_models=2, n_seeds=1, n_ckpt=5, random_seed=1)
+    d = notes_of(two)
+    assert d.df("model") == 1 and any("two models" in n and "snr_pop" in n for n in d.notes)
+    assert auto_target_accept(d) == 0.99 and not use_shares(d)
+
+    big, _ = simulate(n_models=25, n_seeds=3, n_ckpt=5, random_seed=1)
+    d = notes_of(big)
+    assert d.df("model") == 24 and d.df("seed") == 2 and not d.notes
+    assert auto_target_accept(d) == 0.9 and not use_shares(d)  # crossed seeds: plain HalfNormal sigmas
+
+    # the OLMo ladder's shape: one model with a second seed (nested, partly replicated)
+    frame, _ = simulate(n_models=4, n_seeds=2, n_ckpt=5, crossed=False, random_seed=2)
+    keep = ~frame["model"].isin(["m01", "m02", "m03"]) | frame["seed"].str.endswith("s0")
+    d = notes_of(frame[keep.to_numpy()])
+    assert d.designs["seed"] == "nested" and d.df("seed") == 1
+    assert any(n.startswith("seed: a single replicated contrast") for n in d.notes)
+    assert use_shares(d) and auto_target_accept(d) == 0.99

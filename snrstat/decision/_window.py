@@ -26,18 +26,12 @@ def pick_records(
     """
     frame = validate(frame)
     if task is None:
-        tasks = sorted(frame["task"].unique())
-        if len(tasks) != 1:
-            raise DataError(f"several tasks in the frame; choose one with task= from {tasks}")
-        task = tasks[0]
+        task = _only(frame["task"], "several tasks in the frame; choose one with task= from {}")
     rows = frame[frame["task"] == task]
     if rows.empty:
         raise DataError(f"task {task!r} not in column 'task'; available: {sorted(frame['task'].unique())}")
     if metric is None:
-        metrics = sorted(rows["metric"].unique())
-        if len(metrics) != 1:
-            raise DataError(f"task {task!r} has several metrics {metrics}; choose one with metric=")
-        metric = metrics[0]
+        metric = _only(rows["metric"], f"task {task!r} has several metrics {{}}; choose one with metric=")
     rows = rows[rows["metric"] == metric]
     if rows.empty:
         raise DataError(
@@ -60,6 +54,14 @@ def pick_records(
         if rows.empty:
             raise DataError(f"subtask {subtask!r} not in column 'subtask' for task {task!r}")
     return rows
+
+
+def _only(values: pd.Series, message: str):
+    """The single distinct value, else a DataError listing them (``message`` has one ``{}``)."""
+    distinct = sorted(values.unique())
+    if len(distinct) != 1:
+        raise DataError(message.format(distinct))
+    return distinct[0]
 
 
 def _macro_average(rows: pd.DataFrame) -> pd.DataFrame:

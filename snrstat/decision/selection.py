@@ -60,7 +60,8 @@ def point_snr(window: pd.DataFrame) -> float:
     noise = sqrt(mean over runs with two or more scores of their variance, ddof=0) / mean
     of the run means. Infinite when the noise is 0; NaN when undefined.
     """
-    runs = window.groupby(["unit", "run"])["value"].agg(mean="mean", var=lambda v: float(np.var(v)), n="size")
+    grouped = window.groupby(["unit", "run"])["value"]
+    runs = pd.DataFrame({"mean": grouped.mean(), "var": grouped.var(ddof=0), "n": grouped.size()})
     models = runs.groupby(level="unit")["mean"].mean()
     if len(models) < 2 or models.mean() == 0:
         return float("nan")

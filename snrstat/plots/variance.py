@@ -27,14 +27,7 @@ def plot_components(fits: dict, level: float = 0.9, title: str = "Variance compo
         if ys:
             ax.errorbar(med, ys, xerr=[np.subtract(med, lo), np.subtract(hi, med)], fmt="o", ms=3,
                         color=color, label=name.replace("sigma_", ""), lw=1)
-    ax.set_yticks(range(len(tasks)), tasks)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel(f"sd on the score scale (median, {level:.0%} interval)")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_forest(fig, ax, tasks, f"sd on the score scale (median, {level:.0%} interval)", title)
 
 
 def plot_snr(fits: dict, level: float = 0.9, title: str = "Posterior SNR against the paper's point estimate"):
@@ -51,10 +44,15 @@ def plot_snr(fits: dict, level: float = 0.9, title: str = "Posterior SNR against
                             label=label if i == 0 else None, lw=1)
         if "snr" in s.index and np.isfinite(s.loc["snr", "point"]):
             ax.plot(s.loc["snr", "point"], i, "x", color="black", label="paper point estimate" if i == 0 else None)
+    return _finish_forest(fig, ax, tasks, f"SNR (median, {level:.0%} interval)", title)
+
+
+def _finish_forest(fig, ax, tasks, xlabel: str, title: str):
+    """One row per task, top to bottom, on a log axis (spreads span orders of magnitude)."""
     ax.set_yticks(range(len(tasks)), tasks)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel(f"SNR (median, {level:.0%} interval)")
+    ax.set_xlabel(xlabel)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -52,20 +52,22 @@ def leave_one_size_out(
     helper_sd: float | None = 0.02,
     noise_window: int = 5,
     random_seed: int = 0,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int = 2000,
+    tune: int = 1500,
     chains: int = 4,
     sampler: str = "nutpie",
-    target_accept: float = 0.95,
+    target_accept: float = 0.99,
     progress: bool = False,
     table: pd.DataFrame | None = None,
+    on_fit=None,
 ) -> pd.DataFrame:
     """Hold out each size in turn, fit on the rest, predict the held-out runs.
 
     Returns one row per held-out run: task, held_out (size), target (run), observed,
     point_pred, median, lo50, hi50, lo90, hi90, inside50, inside90, log_score (Bayes),
     point_log_score, relative errors, the fit's wall time (s) and whether its diagnostics passed.
-    ``table``: a precomputed :func:`~snrstat.scaling.ladder.checkpoint_table` of the task.
+    ``table``: a precomputed :func:`~snrstat.scaling.ladder.checkpoint_table` of the task;
+    ``on_fit(size, fit)``: called after each fit (progress counts in multi-fit loops).
     """
     runs = [parse_run(r) for r in (PAPER_TRAIN_RUNS if train_runs is None else train_runs)]
     if table is None:
@@ -97,10 +99,16 @@ def leave_one_size_out(
         pred.insert(0, "held_out", size)
         pred.insert(0, "task", task)
         pred["fit_s"] = elapsed
+        pred["compile_s"] = fit.timing["compile_s"]
         pred["sample_s"] = fit.timing["sample_s"]
         pred["diagnostics_ok"] = fit.diagnostics["ok"]
         pred["divergences"] = fit.diagnostics["divergences"]
+        pred["rhat_max"] = fit.diagnostics["rhat_max"]
+        pred["ess_bulk_min"] = fit.diagnostics["ess_bulk_min"]
+        pred["problems"] = "; ".join(fit.diagnostics["problems"])
         rows.append(pred)
+        if on_fit is not None:
+            on_fit(size, fit)
     return pd.concat(rows, ignore_index=True)
 
 

@@ -37,7 +37,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                  seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
                  centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                  tune: int = 1000, chains: int = 4,
-                 sampler: str = "nutpie", target_accept: float = 0.9, cores: int | None = None,
+                 sampler: str = "nutpie", target_accept: float | None = None, cores: int | None = None,
                  progress: bool = True, level: float = 0.9):
     """Hierarchical Bayesian variance decomposition of one task and metric (science.md section 4).
 
@@ -78,7 +78,9 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         ``False`` samples every effect.
     random_seed, draws, tune, chains, sampler, target_accept, cores : sampling. nutpie by
         default, PyMC's NUTS with ``sampler="pymc"`` or when nutpie fails. Same seed, same
-        numbers.
+        numbers. ``target_accept=None`` chooses it (:func:`auto_target_accept`: 0.9, or 0.99
+        when some sigma rests on a single contrast, e.g. two models) and, if the sampler
+        still diverges, refits once at 0.99 with the same seed (``settings["retried"]``).
     level : default credible level of :meth:`VarianceFit.summary`.
 
     Returns a :class:`~snrstat.variance.fit.VarianceFit`. A fit whose diagnostics miss the
@@ -99,7 +101,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
     priors = priors or Priors.default(design.link)
     cen = _centering(design, centered, marginalize)
     compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize)
-    settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize)
+    settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, design)
     return _fit_compiled(compiled, design, priors, settings, cores, progress, level)
 
 
@@ -107,7 +109,7 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
                       likelihood: str = "auto", last_n: int | None = None, trend: bool = False,
                       seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
                       centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
-                      tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float = 0.9,
+                      tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float | None = None,
                       cores: int | None = None, progress: bool = True, level: float = 0.9) -> FitCollection:
     """Fit many tasks (one metric) with :func:`fit_variance`'s options, compiling once per structure.
 
@@ -144,7 +146,7 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
             pri = priors or Priors.default(d.link)
             compiled, compile_s = _compiled_for(d, pri, cen, sampler, marginalize)
             out.n_compilations += compile_s > 0
-            settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize)
+            settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, d)
             out[t] = _fit_compiled(compiled, d, pri, settings, cores, False, level)
             advance()
     return out
@@ -193,10 +195,20 @@ class FitCollection(dict):
 
 def _fit_compiled(compiled, design, priors, settings, cores, progress, level) -> VarianceFit:
     t0 = time.perf_counter()
-    idata = sample(compiled, draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
-                   seed=settings["random_seed"], target_accept=settings["target_accept"], cores=cores,
-                   progress=progress)
-    settings = {**settings, "sample_s": time.perf_counter() - t0, "sampler": idata.attrs.get("sampler")}
+    kw = dict(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
+              seed=settings["random_seed"], cores=cores, progress=progress)
+    idata = sample(compiled, target_accept=settings["target_accept"], **kw)
+    retried = False
+    if settings["auto_target"] and settings["target_accept"] < RETRY_TARGET and _divergences(idata):
+        # a few divergences at a plateau's edge (a sigma the data barely inform) vanish with
+        # smaller steps; one refit costs less than a user chasing the warning
+        log.info("%s: %d divergences at target_accept=%s; refitting at %s", design.records.task,
+                 _divergences(idata), settings["target_accept"], RETRY_TARGET)
+        idata = sample(compiled, target_accept=RETRY_TARGET, **kw)
+        settings = {**settings, "target_accept": RETRY_TARGET}
+        retried = True
+    settings = {**settings, "sample_s": time.perf_counter() - t0, "sampler": idata.attrs.get("sampler"),
+                "retried": retried}
     spec = design.spec_dict(priors)
     post = _relabel(idata.posterior, design)
     spec["collapsed"] = is_collapsed(design, settings["marginalize"])
@@ -244,10 +256,35 @@ def _observed(idata, design) -> None:
     idata.add_groups(observed_data=ds)
 
 
-def _settings(random_seed, draws, tune, chains, target_accept, compile_s, centered, marginalize) -> dict:
+#: target_accept of the automatic retry after divergences.
+RETRY_TARGET = 0.99
+
+
+def auto_target_accept(design) -> float:
+    """NUTS target acceptance for ``design``: 0.99 when some sampled sigma rests on a single
+    contrast (two models, or a crossed seed / data order with two labels), else 0.9.
+
+    With one degree of freedom the posterior of that sigma, on the log scale NUTS works on,
+    is a plateau between a steep wall at the measured difference and the prior's tail
+    (e.g. Pythia's two data recipes); steps tuned to the plateau diverge at the walls.
+    """
+    dfs = [design.df(col) for col in ("model", "seed", "data_order")
+           if col in design.components and col != design.residual]
+    return RETRY_TARGET if min(dfs) <= 1 else 0.9
+
+
+def _divergences(idata) -> int:
+    stats = getattr(idata, "sample_stats", None)
+    return int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+
+
+def _settings(random_seed, draws, tune, chains, target_accept, compile_s, centered, marginalize, design) -> dict:
+    auto = target_accept is None
+    if not auto and not 0 < float(target_accept) < 1:
+        raise DataError(f"target_accept must lie in (0, 1), got {target_accept!r}")
     return {"random_seed": int(random_seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
-            "target_accept": float(target_accept), "compile_s": float(compile_s), "centered": list(centered),
-            "marginalize": bool(marginalize)}
+            "target_accept": auto_target_accept(design) if auto else float(target_accept), "auto_target": auto,
+            "compile_s": float(compile_s), "centered": list(centered), "marginalize": bool(marginalize)}
 
 
 def _centering(design, centered, marginalize: bool = True) -> tuple[str, ...]:

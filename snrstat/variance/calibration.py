@@ -84,6 +84,7 @@ def run_sbc(designs=DESIGNS, n_per_design: int = 35, *, draws: int = 500, tune: 
     priors = Priors.default("logit")
     rows = []
     rng = np.random.default_rng(seed)
+    done, total = 0, len(designs) * n_per_design
     for d in designs:
         for i in range(n_per_design):
             theta = draw_truth(d, priors, rng)
@@ -108,9 +109,11 @@ def run_sbc(designs=DESIGNS, n_per_design: int = 35, *, draws: int = 500, tune: 
                              "in50": lo50 <= tv <= hi50, "in90": lo90 <= tv <= hi90,
                              "rank": int((x < tv).sum()), "n_draws": x.size, "ok": fit.diagnostics.ok,
                              "seconds": secs})
+            done += 1
             if progress:
-                print(f"  {d.name} #{i + 1}/{n_per_design}: {secs:.1f} s, diagnostics "
-                      f"{'ok' if fit.diagnostics.ok else 'FAILED'}", flush=True)
+                print(f"  fit {done}/{total} ({d.name} #{i + 1}/{n_per_design}): {secs:.1f} s, target_accept "
+                      f"{fit.settings['target_accept']}, diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}",
+                      flush=True)
     return pd.DataFrame(rows)
 
 

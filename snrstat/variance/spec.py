@@ -145,6 +145,19 @@ class Design:
         per_model = np.bincount(level_model, minlength=len(self.models))
         return per_model[level_model] >= 2
 
+    def df(self, col: str) -> int:
+        """Degrees of freedom the data give a component's sd: models - 1; a crossed component's
+        labels - 1; a nested one's replicated levels minus one per model that has them."""
+        if col == "model":
+            return len(self.models) - 1
+        rep = self.replicated(col)
+        if self.designs[col] == "crossed":
+            return int(rep.sum()) - 1
+        level_model = np.zeros(len(rep), dtype=np.int64)
+        level_model[self.run_level[col]] = self.run_model
+        counts = np.bincount(level_model[rep], minlength=len(self.models))
+        return int((counts[counts > 0] - 1).sum())
+
     def signature(self) -> tuple:
         """Everything that fixes the compiled graph; equal signatures can share one compilation."""
         shapes = (len(self.models), len(self.runs), len(self.rec_run),
@@ -267,6 +280,7 @@ def build_design(records: Records, *, components=COMPONENTS, likelihood: str = "
         notes=notes,
     )
     _observations(design)
+    _weak_components(design)
     for reason in dropped.values():
         log.info(reason)
         if warn:
@@ -276,6 +290,25 @@ def build_design(records: Records, *, components=COMPONENTS, likelihood: str = "
         if warn:
             warnings.warn(note, UserWarning, stacklevel=3)
     return design
+
+
+def _weak_components(design: Design) -> None:
+    """A note for every kept sd that the data inform through a single contrast."""
+    for col in ("model", "seed", "data_order"):
+        if col not in design.components or design.residual == col or design.df(col) != 1:
+            continue
+        if col == "model":
+            design.notes.append(
+                "model: two models, so sigma_model (the between-model sd) rests on one difference and its "
+                "posterior leans on the prior, as does snr_pop (superpopulation SNR); signal, snr and "
+                "prob_superior (about these two models) are identified by the data"
+            )
+        else:
+            design.notes.append(
+                f"{col}: a single replicated contrast (e.g. one model with two {col} labels), so "
+                f"sigma_{SHORT[col]} rests on one difference and its posterior leans on the prior; total_sd "
+                "and snr_total inherit that uncertainty"
+            )
 
 
 def _tied(runs_tab: pd.DataFrame) -> bool:
