@@ -88,6 +88,29 @@ def slim(fit):
     return VarianceFit(idata, fit.records, fit.spec, fit.point, fit.diagnostics, fit.settings, fit.level)
 
 
+def slim_scaling(fit):
+    """A copy of a ScalingFit keeping the law's parameters and the targets' predictive draws,
+    thinned to about KEEP_DRAWS as float32 (diagnostics stay those of the full run)."""
+    import dataclasses
+
+    import arviz as az
+
+    post = fit.idata.posterior
+    thin = max(1, (post.sizes["chain"] * post.sizes["draw"]) // KEEP_DRAWS)
+    every = slice(None, None, thin)
+    # sampler-internal transforms and per-training-run effects are not needed to predict
+    keep = [v for v in post.data_vars if not v.endswith("__") and "run" not in post[v].dims]
+    parts = {"posterior": post[keep].astype("float32").isel(draw=every)}
+    for group in ("predictions", "sample_stats", "observed_data", "constant_data"):
+        if group in fit.idata.groups():
+            data = fit.idata[group]
+            if group == "sample_stats":
+                data = data[[v for v in ("diverging", "energy", "lp") if v in data]]
+            parts[group] = data.isel(draw=every) if "draw" in data.dims else data
+    parts["predictions"] = parts["predictions"].astype("float32")
+    return dataclasses.replace(fit, idata=az.InferenceData(**parts))
+
+
 def fit_reference(dataset: str, frame: pd.DataFrame, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
                   random_seed: int = 0, progress: bool = True, tasks=None) -> dict:
     """Variance fits of every (size, task) of a reference set: ``{(size, task): VarianceFit}``.
@@ -230,7 +253,7 @@ def save_scaling_reference(fits: dict, frame: pd.DataFrame, root: Path | None = 
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
     for task, fit in fits.items():
-        fit.save(folder / f"{task}.nc")
+        slim_scaling(fit).save(folder / f"{task}.nc")
         index[task] = _scaling_hash(frame, task)
     (folder / "index.json").write_text(json.dumps(index, indent=1))
     return sorted(folder.glob("*.nc"))

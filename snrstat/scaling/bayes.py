@@ -557,7 +557,10 @@ class ScalingFit:
         (``path`` with suffix ``.json``): config, anchors, targets, points, diagnostics."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.idata.to_netcdf(str(path))
+        # write beside and swap in: the file may be open (lazily) by a fit loaded from it
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.idata.to_netcdf(str(tmp))
+        os.replace(tmp, path)
         card = {
             "kind": "snrstat.scaling.ScalingFit",
             "config": _jsonable(asdict(self.config)),
