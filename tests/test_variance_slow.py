@@ -47,7 +47,7 @@ def test_other_likelihoods_recover_the_between_model_spread(likelihood):
 
 def test_pymc_sampler_gives_the_same_posterior_as_nutpie():
     frame, _ = simulate(n_models=5, n_seeds=2, n_ckpt=4, crossed=False, random_seed=8)
-    kw = dict(draws=500, tune=500, chains=2, random_seed=1, progress=False)
+    kw = dict(draws=300, tune=400, chains=2, random_seed=1, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = fit_variance(frame, sampler="nutpie", **kw)
