@@ -115,8 +115,11 @@ def decisions(ctx) -> Section | None:
     tasks = sorted(metrics)[: ctx.settings.max_tasks]
     steps = 1000 if ctx.settings.fast else 2000
     rows = {}
+    frame = ref.frame(ctx.frame)
     for task in tasks:
-        joint = fit_two_scales(ref.frame(ctx.frame), task=task, metric=metrics[task], small=small, target=target,
+        # one task's rows: validating the whole frame per fit cost more than the fit
+        task_rows = frame[(frame["task"] == task) & (frame["metric"] == metrics[task])]
+        joint = fit_two_scales(task_rows, task=task, metric=metrics[task], small=small, target=target,
                                models=list(ref.models), last_n=ctx.settings.last_n, steps=steps,
                                warmup=steps // 2, seed=ctx.settings.random_seed)
         for problem in joint.warnings:
