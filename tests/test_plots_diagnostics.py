@@ -31,3 +31,19 @@ def test_health_and_plots_are_nonempty():
     fig = plot_rank(idata, ["x", "y"], "rank")
     assert len(fig.axes) == 2 and fig.axes[0].has_data()
     assert plot_energy(idata).axes[0].has_data()
+
+
+def test_fit_plot_methods_draw_nonempty_figures():
+    """``fit.plot_components()``, ``fit.plot_snr()``, ``fit.plot_diagnostics()`` on a saved reference fit."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    import snrstat
+
+    fit = snrstat.load_fit("olmo-ladder/hellaswag_val/len_norm/190M")
+    for fig in (fit.plot_components(), fit.plot_snr(), fit.plot_diagnostics()):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        assert buf.tell() > 5000 and fig.axes
+        plt.close(fig)
