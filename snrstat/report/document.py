@@ -33,14 +33,18 @@ class Figure:
     name: str
     dpi: int = 90
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes; the matplotlib figure is closed (reports hold many)."""
+    def __post_init__(self):
+        # render now and close: a report holds dozens of figures, and open ones pile up in pyplot
         import matplotlib.pyplot as plt
 
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png", dpi=self.dpi, bbox_inches="tight")
         plt.close(self.figure)
-        return buf.getvalue()
+        self._png = buf.getvalue()
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (rendered when the Figure was made)."""
+        return self._png
 
 
 @dataclass
