@@ -158,9 +158,7 @@ def load_reference(dataset: str, frame: pd.DataFrame | None = None, root: Path |
         if rows is not None:
             if metrics.get(task) != metric:
                 continue
-            # validating the whole frame once per fit dominated the load time: hand over one task's rows
-            subset = rows[(rows["task"] == task) & (rows["metric"] == metric)]
-            current = select_records(subset, task, metric, size=size, last_n=ref.last_n)
+            current = select_records(rows, task, metric, size=size, last_n=ref.last_n)
             if current.data_hash() != fit.records.data_hash():
                 continue
         fits[(size, task)] = fit

@@ -44,8 +44,9 @@ def _show(values, limit: int = 5) -> str:
 
 def _is_bounded(metric: pd.Series) -> pd.Series:
     """Proportion-valued metrics: known names, and lm-eval style ``acc,none`` keys."""
-    base = metric.astype("str").str.split(",").str[0]
-    return base.isin(BOUNDED_METRICS)
+    # per distinct name, not per record: frames hold few metrics and many records
+    bounded = {m: str(m).split(",")[0] in BOUNDED_METRICS for m in metric.dropna().unique()}
+    return metric.map(bounded).fillna(False).astype(bool)
 
 
 def validate(frame: pd.DataFrame, *, allow_duplicates: bool = False) -> pd.DataFrame:
@@ -137,8 +138,11 @@ def _as_string(series: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v)
 
-    if series.dtype.kind in "OUSfi" or str(series.dtype) in ("string", "str"):
-        return series.map(fmt, na_action="ignore").astype("string")
+    if str(series.dtype) in ("string", "str"):  # already text: nothing to reformat
+        return series.astype("string")
+    if series.dtype.kind in "OUSfi":
+        # format each distinct value once: identifier columns repeat a few values many times
+        return series.map({v: fmt(v) for v in series.dropna().unique()}).astype("string")
     return series.astype("string")
 
 

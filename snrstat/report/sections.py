@@ -117,9 +117,7 @@ def decisions(ctx) -> Section | None:
     rows = {}
     frame = ref.frame(ctx.frame)
     for task in tasks:
-        # one task's rows: validating the whole frame per fit cost more than the fit
-        task_rows = frame[(frame["task"] == task) & (frame["metric"] == metrics[task])]
-        joint = fit_two_scales(task_rows, task=task, metric=metrics[task], small=small, target=target,
+        joint = fit_two_scales(frame, task=task, metric=metrics[task], small=small, target=target,
                                models=list(ref.models), last_n=ctx.settings.last_n, steps=steps,
                                warmup=steps // 2, seed=ctx.settings.random_seed)
         for problem in joint.warnings:
