@@ -77,15 +77,24 @@ def slim(fit):
     from snrstat.variance import VarianceFit
 
     post = fit.idata.posterior
-    thin = max(1, (post.sizes["chain"] * post.sizes["draw"]) // KEEP_DRAWS)
+    every = _every(post)
     keep = [v for v in post.data_vars if set(post[v].dims) <= KEEP_DIMS]
-    parts = {"posterior": post[keep].astype("float32").isel(draw=slice(None, None, thin))}
+    parts = {"posterior": post[keep].astype("float32").isel(draw=every)}
     stats = getattr(fit.idata, "sample_stats", None)
     if stats is not None:
-        kept = [v for v in ("diverging", "energy", "lp") if v in stats]
-        parts["sample_stats"] = stats[kept].isel(draw=slice(None, None, thin))
+        parts["sample_stats"] = _slim_stats(stats, every)
     idata = az.InferenceData(**parts)
     return VarianceFit(idata, fit.records, fit.spec, fit.point, fit.diagnostics, fit.settings, fit.level)
+
+
+def _every(post) -> slice:
+    """The draw step that keeps about KEEP_DRAWS draws over all chains."""
+    return slice(None, None, max(1, (post.sizes["chain"] * post.sizes["draw"]) // KEEP_DRAWS))
+
+
+def _slim_stats(stats, every: slice):
+    """What the diagnostics plots need of the sample stats: divergences, energy, log density."""
+    return stats[[v for v in ("diverging", "energy", "lp") if v in stats]].isel(draw=every)
 
 
 def slim_scaling(fit):
@@ -96,8 +105,7 @@ def slim_scaling(fit):
     import arviz as az
 
     post = fit.idata.posterior
-    thin = max(1, (post.sizes["chain"] * post.sizes["draw"]) // KEEP_DRAWS)
-    every = slice(None, None, thin)
+    every = _every(post)
     # sampler-internal transforms and per-training-run effects are not needed to predict
     keep = [v for v in post.data_vars if not v.endswith("__") and "run" not in post[v].dims]
     parts = {"posterior": post[keep].astype("float32").isel(draw=every)}
@@ -105,8 +113,9 @@ def slim_scaling(fit):
         if group in fit.idata.groups():
             data = fit.idata[group]
             if group == "sample_stats":
-                data = data[[v for v in ("diverging", "energy", "lp") if v in data]]
-            parts[group] = data.isel(draw=every) if "draw" in data.dims else data
+                parts[group] = _slim_stats(data, every)
+            else:
+                parts[group] = data.isel(draw=every) if "draw" in data.dims else data
     parts["predictions"] = parts["predictions"].astype("float32")
     return dataclasses.replace(fit, idata=az.InferenceData(**parts))
 

@@ -270,7 +270,7 @@ def auto_target_accept(design) -> float:
     """
     dfs = [design.df(col) for col in ("model", "seed", "data_order")
            if col in design.components and col != design.residual]
-    return RETRY_TARGET if min(dfs) <= 1 else 0.9
+    return RETRY_TARGET if min(dfs, default=2) <= 1 else 0.9
 
 
 def _divergences(idata) -> int:
