@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 import snrstat
-from snrstat.scaling.bayes import ScalingConfig, ScalingFitWarning, fit_table
+from snrstat.scaling.data import ScalingConfig
+from snrstat.scaling.fit import ScalingFitWarning, fit_table
 from snrstat.scaling.ladder import DEFAULT_TARGETS, checkpoint_table, target_points
 from snrstat.scaling.point import ladder_point_table
 from snrstat.scaling.validation import coverage_summary, leave_one_size_out
@@ -57,8 +58,8 @@ def load(data: str) -> pd.DataFrame:
     return snrstat.load_dataset(data)
 
 
-def _health(diag: dict) -> str:
-    return "ok" if diag["ok"] else "; ".join(diag["problems"])
+def _health(diag) -> str:
+    return "ok" if diag.ok else "; ".join(diag.messages)
 
 
 def _md(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -111,13 +112,13 @@ def main(argv=None) -> int:
             pred.insert(0, "model", kind)
             pred.insert(0, "task", task)
             pred["diagnostics"] = _health(fit.diagnostics)
-            pred["rhat_max"] = fit.diagnostics["rhat_max"]
-            pred["ess_bulk_min"] = fit.diagnostics["ess_bulk_min"]
-            pred["divergences"] = fit.diagnostics["divergences"]
+            pred["rhat_max"] = fit.diagnostics.max_r_hat
+            pred["ess_bulk_min"] = fit.diagnostics.min_ess_bulk
+            pred["divergences"] = fit.diagnostics.divergences
             target_rows.append(pred)
             fit_rows.append({"task": task, "kind": kind, "case": "targets", **fit.timing,
-                             **{k: v for k, v in fit.diagnostics.items() if k != "problems"},
-                             "problems": "; ".join(fit.diagnostics["problems"])})
+                             **{k: v for k, v in fit.diagnostics.to_dict().items() if k not in ("messages", "table", "checks")},
+                             "problems": "; ".join(fit.diagnostics.messages)})
             if not one_step and task == "hellaswag_val":
                 fits_kept[task] = fit
             tick(f"{task} {kind} targets: {_health(fit.diagnostics)}")

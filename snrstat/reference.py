@@ -1,9 +1,15 @@
-"""Saved reference fits of the bundled data sets (the top-level ``models/`` folder).
+"""Saved reference fits of the bundled data sets.
 
-Each fit is a small NetCDF posterior (scalar hyperparameters, derived quantities and model
-means, float32) plus its JSON card (data hash, records, spec, sampler settings, diagnostics).
-``snrstat models --rebuild`` regenerates them; the report reuses them when the card's data
-hash matches the records it would fit, so a stale fit is never shown as current.
+Each fit is one small NetCDF file written by :meth:`snrstat.inference.Fit.save` (scalar
+hyperparameters, derived quantities and model means as float32, with the configuration, records,
+diagnostics and id hash in its attributes). ``snrstat models --rebuild`` regenerates them; the
+report reuses a fit only when its data hash matches the records it would fit, so a stale fit is
+never shown as current.
+
+Where they are (:func:`models_dir`): the folder in ``$SNRSTAT_MODELS`` when set, else the
+repository's top-level ``models/`` folder, which the wheel ships as the package
+``snrstat.reference_models`` (``pyproject.toml`` maps it), so a checkout and an installed wheel
+find the same fits.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from snrstat.inference import load_fit_file
 from snrstat.schema import DataError
 
 
@@ -60,10 +68,19 @@ KEEP_DIMS = {"chain", "draw", "model"}
 KEEP_DRAWS = 800
 
 
-def models_dir() -> Path:
-    """``$SNRSTAT_MODELS`` or the repository's ``models/`` folder."""
-    env = os.environ.get("SNRSTAT_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+#: The environment variable that points snrstat at another folder of saved fits.
+MODELS_ENV = "SNRSTAT_MODELS"
+
+
+def models_dir(root=None) -> Path:
+    """Where saved reference fits live: ``root`` if given, else ``$SNRSTAT_MODELS``, else the
+    fits installed with the package (the repository's ``models/`` folder)."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(MODELS_ENV)
+    if env:
+        return Path(env)
+    return Path(str(resources.files("snrstat.reference_models")))
 
 
 def fit_path(dataset: str, task: str, metric: str, size: str, root: Path | None = None) -> Path:
@@ -100,8 +117,6 @@ def _slim_stats(stats, every: slice):
 def slim_scaling(fit):
     """A copy of a ScalingFit keeping the law's parameters and the targets' predictive draws,
     thinned to about KEEP_DRAWS as float32 (diagnostics stay those of the full run)."""
-    import dataclasses
-
     import arviz as az
 
     post = fit.idata.posterior
@@ -117,7 +132,8 @@ def slim_scaling(fit):
             else:
                 parts[group] = data.isel(draw=every) if "draw" in data.dims else data
     parts["predictions"] = parts["predictions"].astype("float32")
-    return dataclasses.replace(fit, idata=az.InferenceData(**parts))
+    return type(fit)(fit.config, az.InferenceData(**parts), fit.targets, fit.points, fit.anchors, fit.diagnostics,
+                     fit.timing, fit.point_params, fit.level)
 
 
 def fit_reference(dataset: str, frame: pd.DataFrame, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
@@ -147,14 +163,12 @@ def fit_reference(dataset: str, frame: pd.DataFrame, *, draws: int = 1000, tune:
 def save_reference(dataset: str, fits: dict, root: Path | None = None) -> list[Path]:
     paths = []
     for (size, task), fit in fits.items():
-        nc, _ = slim(fit).save(fit_path(dataset, task, fit.metric, size, root))
-        paths.append(nc)
+        paths.append(slim(fit).save(fit_path(dataset, task, fit.metric, size, root)))
     return paths
 
 
 def load_reference(dataset: str, frame: pd.DataFrame | None = None, root: Path | None = None) -> dict:
     """The saved fits of a reference set; with ``frame``, only those whose data hash still matches."""
-    from snrstat.variance import load_fit
     from snrstat.variance.records import select_records
 
     ref = _reference(dataset)
@@ -163,7 +177,7 @@ def load_reference(dataset: str, frame: pd.DataFrame | None = None, root: Path |
     fits = {}
     for nc in sorted(((root or models_dir()) / dataset).glob("*.nc")):
         task, metric, size = nc.stem.split("--")
-        fit = load_fit(nc)
+        fit = load_fit_file(nc)
         if rows is not None:
             if metrics.get(task) != metric:
                 continue
@@ -174,44 +188,59 @@ def load_reference(dataset: str, frame: pd.DataFrame | None = None, root: Path |
     return fits
 
 
-def load_named_fit(name: str):
-    """``dataset/task/metric/size`` (e.g. ``olmo-ladder/arc_easy_test/len_norm/3B``) from models/."""
-    from snrstat.variance import load_fit
+def fit_name(path: Path, root: Path | None = None) -> str:
+    """The name :func:`load_fit` takes for a saved fit file: ``dataset/task/metric/size`` or
+    ``dataset/scaling/task``."""
+    rel = Path(path).relative_to(models_dir(root))
+    parts = list(rel.with_suffix("").parts)
+    return "/".join(parts[:-1] + parts[-1].split("--"))
 
-    parts = name.split("/")
-    if len(parts) != 4:
-        raise DataError(f"a reference fit is named dataset/task/metric/size, got {name!r}")
-    path = fit_path(*parts)
-    if not path.exists():
-        available = sorted("/".join([p.parent.name, *p.stem.split("--")]) for p in models_dir().glob("*/*.nc"))
-        raise DataError(f"no reference fit {name!r}; available: {available[:8]}{' ...' if len(available) > 8 else ''}")
-    return load_fit(path)
+
+def name_path(name: str, root: Path | None = None) -> Path:
+    """The file of a saved fit named as :func:`fit_name` prints it."""
+    parts = str(name).split("/")
+    if len(parts) == 3 and parts[1] == "scaling":
+        return models_dir(root) / parts[0] / "scaling" / f"{parts[2]}.nc"
+    if len(parts) == 4:
+        return fit_path(*parts, root=root)
+    raise DataError(f"a reference fit is named dataset/task/metric/size or dataset/scaling/task, got {name!r}; "
+                    "'snrstat models' lists them")
+
+
+def list_fits(root: Path | None = None) -> list[dict]:
+    """One entry per saved fit: name, kind, bytes on disk, sampler health (read from the file's
+    attributes without loading the posterior)."""
+    import h5py
+
+    out = []
+    base = models_dir(root)
+    for nc in sorted(base.glob("**/*.nc")):
+        try:
+            with h5py.File(nc, "r") as fh:
+                attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in fh.attrs.items()}
+            diag = json.loads(attrs.get("snrstat_diagnostics", "null")) or {}
+            kind = attrs.get("snrstat_kind", "?")
+        except (OSError, ValueError):
+            diag, kind = {}, "unreadable"
+        out.append({"name": fit_name(nc, base), "kind": kind, "bytes": nc.stat().st_size,
+                    "ok": bool(diag.get("ok", False))})
+    return out
 
 
 def load_fit(name_or_path):
-    """A saved fit: a path to a ``.nc`` file (its JSON card beside it), or the name of a reference
-    fit in models/: ``dataset/task/metric/size`` for a variance fit (e.g.
-    ``olmo-ladder/hellaswag_val/len_norm/3B``) or ``olmo-ladder/scaling/TASK`` for a scaling law.
-    ``snrstat models`` lists the names."""
-    from snrstat.variance import load_fit as load_variance_fit
-
+    """A saved fit of any kind: a path to its ``.nc`` file, or the name of a reference fit,
+    ``dataset/task/metric/size`` for a variance fit (e.g. ``olmo-ladder/hellaswag_val/len_norm/3B``)
+    or ``olmo-ladder/scaling/TASK`` for a scaling law. ``snrstat models`` lists the names.
+    The file's id hash is checked; an edited or damaged file is refused."""
     path = Path(name_or_path)
     if path.suffix == ".nc" or path.exists():
-        card = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
-        if "Scaling" in str(card.get("kind", "")):
-            from snrstat.scaling import ScalingFit
-
-            return ScalingFit.load(path)
-        return load_variance_fit(path)
-    parts = str(name_or_path).split("/")
-    if len(parts) == 3 and parts[1] == "scaling":
-        from snrstat.scaling import ScalingFit
-
-        nc = models_dir() / parts[0] / "scaling" / f"{parts[2]}.nc"
-        if not nc.exists():
-            raise DataError(f"no saved scaling-law fit {name_or_path!r} (looked for {nc})")
-        return ScalingFit.load(nc)
-    return load_named_fit(str(name_or_path))
+        return load_fit_file(path)
+    target = name_path(str(name_or_path))
+    if not target.exists():
+        available = [f["name"] for f in list_fits()]
+        raise DataError(f"no saved fit {str(name_or_path)!r} (looked for {target}); available: {available[:8]}"
+                        f"{' ...' if len(available) > 8 else ''} ('snrstat models' lists all)")
+    return load_fit_file(target)
 
 
 def _reference(dataset: str) -> ReferenceSet:
@@ -256,8 +285,6 @@ def fit_scaling_reference(frame: pd.DataFrame, *, tasks=None, draws: int = 2000,
 
 
 def save_scaling_reference(fits: dict, frame: pd.DataFrame, root: Path | None = None) -> list[Path]:
-    import json
-
     folder = (root or models_dir()) / "olmo-ladder" / "scaling"
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
@@ -272,8 +299,6 @@ def load_scaling_reference(frame: pd.DataFrame | None = None, root: Path | None 
     """Saved scaling fits by task; with ``frame``, only those whose ladder data still match."""
     import json
 
-    from snrstat.scaling import ScalingFit
-
     folder = (root or models_dir()) / "olmo-ladder" / "scaling"
     if not (folder / "index.json").exists():
         return {}
@@ -282,5 +307,5 @@ def load_scaling_reference(frame: pd.DataFrame | None = None, root: Path | None 
     for task, digest in index.items():
         if frame is not None and _scaling_hash(frame, task) != digest:
             continue
-        fits[task] = ScalingFit.load(folder / f"{task}.nc")
+        fits[task] = load_fit_file(folder / f"{task}.nc")
     return fits

@@ -5,7 +5,8 @@ matplotlib.use("Agg")
 import numpy as np
 import xarray as xr
 
-from snrstat.plots.diagnostics import diagnostics_table, plot_energy, plot_rank, sampler_health
+from snrstat.inference import diagnose
+from snrstat.plots.diagnostics import plot_energy, plot_rank
 
 
 def _idata(shift_chain: float):
@@ -18,16 +19,17 @@ def _idata(shift_chain: float):
 
 
 def test_table_flags_unmixed_chain():
-    good = diagnostics_table(_idata(0.0))
-    bad = diagnostics_table(_idata(3.0))
-    assert good["ok"].all()
-    assert not bad.loc["x", "ok"] and bad.loc["x", "r_hat"] > 1.01 and bad.loc["y", "ok"]
+    good = diagnose(_idata(0.0))
+    bad = diagnose(_idata(3.0))
+    assert good.ok and good.table["ok"].all()
+    assert not bad.ok and "R-hat" in bad.messages[0]
+    assert not bad.table.loc["x", "ok"] and bad.table.loc["x", "r_hat"] > 1.01 and bad.table.loc["y", "ok"]
 
 
 def test_health_and_plots_are_nonempty():
     idata = _idata(0.0)
-    health = sampler_health(idata)
-    assert health["divergences"] == 0 and health["bfmi_min"] > 0.3
+    health = diagnose(idata)
+    assert health.divergences == 0 and min(health.bfmi) > 0.3
     fig = plot_rank(idata, ["x", "y"], "rank")
     assert len(fig.axes) == 2 and fig.axes[0].has_data()
     assert plot_energy(idata).axes[0].has_data()

@@ -1,4 +1,4 @@
-"""The Bayesian scaling law (snrstat.scaling.bayes), its validation helpers, plot and CLI.
+"""The Bayesian scaling law (snrstat.scaling.fit and its stages), its validation helpers, plot and CLI.
 
 One two-step fit of data simulated from the model's own generative process is shared by the
 fast tests (nutpie compiles the model once, ~25-35 s on a small machine, and every later fit of
@@ -17,13 +17,9 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from snrstat.scaling.bayes import (
-    ScalingFit,
-    ScalingFitWarning,
-    fit_scaling_law,
-    log_predictive_density,
-    point_log_density,
-)
+import snrstat
+from snrstat.scaling.fit import ScalingFit, ScalingFitWarning, fit_scaling_law
+from snrstat.scaling.predictive import log_predictive_density, point_log_density
 from snrstat.scaling.ladder import LADDER_SIZES, MULTIPLIERS, TARGET_TOKENS
 from snrstat.scaling.point import acc_law, loss_law
 from snrstat.scaling.validation import coverage_summary, leave_one_size_out
@@ -142,24 +138,26 @@ def test_idata_has_named_dims_and_summary_has_the_point_fit(two_step_fit):
     summary = two_step_fit.summary()
     assert {"a", "b", "alpha", "beta", "E", "acc_a", "acc_b", "k", "L0", "sigma_acc"} <= set(summary.index)
     assert summary.loc["alpha", "point"] == pytest.approx(two_step_fit.point_params["step1"]["alpha"])
-    assert {"rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "bfmi_min", "ok"} <= set(two_step_fit.diagnostics)
+    assert list(summary.columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk", "ess_tail"]
+    assert {"max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences", "bfmi", "ok"} <= set(two_step_fit.diagnostics.to_dict())
     assert two_step_fit.timing["sample_s"] > 0
 
 
 def test_diagnostics_are_flagged_loudly_on_a_bad_fit(simulated):
     frame, _ = simulated
-    with pytest.warns(ScalingFitWarning, match="ESS.*Advice"):
+    with pytest.warns(ScalingFitWarning, match="effective sample size.*run longer"):
         fit = fit_scaling_law(frame, "sim", draws=15, tune=10, chains=2, progress=False, random_seed=2)
-    assert not fit.diagnostics["ok"]
-    assert any("ESS" in p for p in fit.diagnostics["problems"])
+    assert not fit.diagnostics.ok
+    assert any("effective sample size" in p for p in fit.diagnostics.messages)
     assert "PROBLEMS" in repr(fit)
 
 
 def test_save_and_load_round_trip(two_step_fit, tmp_path):
-    card = two_step_fit.save(tmp_path / "fit.nc")
-    assert card.suffix == ".json" and json.loads(card.read_text())["config"]["task"] == "sim"
-    loaded = ScalingFit.load(tmp_path / "fit.nc")
-    assert loaded.config == two_step_fit.config
+    path = two_step_fit.save(tmp_path / "fit")
+    assert path.name == "fit.nc" and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
+    loaded = snrstat.load_fit(path)
+    assert isinstance(loaded, ScalingFit) and loaded.config == two_step_fit.config
+    assert loaded.fit_id() == two_step_fit.fit_id()
     pd.testing.assert_frame_equal(loaded.predictions(), two_step_fit.predictions(), check_dtype=False)
     pd.testing.assert_frame_equal(loaded.summary(), two_step_fit.summary())
 

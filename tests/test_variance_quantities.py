@@ -61,7 +61,9 @@ def test_finite_snr_follows_the_paper_formulas():
 
 def _design(**kw):
     frame, _ = simulate(random_seed=3, **kw)
-    return build_design(select_records(frame), likelihood="logit_normal", warn=False)
+    how = "crossed" if kw.get("crossed", True) else "nested"
+    return build_design(select_records(frame), likelihood="logit_normal", seed_design=how, order_design=how,
+                        warn=False)
 
 
 def _dense_cov(design, var, s_run, s_model, g):

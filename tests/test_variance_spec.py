@@ -77,10 +77,13 @@ def test_one_checkpoint_per_run_drops_ckpt_and_one_model_is_an_error():
 def test_crossed_and_nested_designs_are_detected():
     crossed, _ = simulate(n_models=3, n_seeds=3, crossed=True, random_seed=0)
     nested, _ = simulate(n_models=3, n_seeds=3, crossed=False, random_seed=0)
-    dc, _ = design_of(crossed)
+    dc, _ = design_of(crossed, seed_design="crossed")
     dn, _ = design_of(nested)
     assert dc.designs["seed"] == "crossed" and len(dc.levels["seed"]) == 3
-    assert dn.designs["seed"] == "nested" and len(dn.levels["seed"]) == 9
+    assert dn.designs["seed"] == "nested" and len(dn.levels["seed"]) == 9 and dn.crossable == ()
+    # shared label names are no evidence of shared effects: nested by default, crossed a candidate
+    da, _ = design_of(crossed)
+    assert da.designs["seed"] == "nested" and len(da.levels["seed"]) == 9 and da.crossable == ("seed",)
     forced, _ = design_of(crossed, seed_design="nested")
     assert len(forced.levels["seed"]) == 9
     # olmo-ladder style: only one model has a second seed -> nested, others unreplicated
@@ -179,7 +182,9 @@ def test_weak_components_are_named_and_get_a_careful_sampler():
     assert auto_target_accept(d) == 0.99 and not use_shares(d)
 
     big, _ = simulate(n_models=25, n_seeds=3, n_ckpt=5, random_seed=1)
-    d = notes_of(big)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = build_design(select_records(big), seed_design="crossed")
     assert d.df("model") == 24 and d.df("seed") == 2 and not d.notes
     assert auto_target_accept(d) == 0.9 and not use_shares(d)  # crossed seeds: plain HalfNormal sigmas
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 
-from snrstat.commands._common import load_frame
+from snrstat.commands._common import add_seed_argument, console, esc, load_frame, name_column, print_json
 
 
 def add_parser(sub) -> None:
@@ -16,7 +15,8 @@ def add_parser(sub) -> None:
                         help="which bundled data set (default: all)")
     parser.add_argument("--only", choices=("variance", "scaling"), default=None,
                         help="rebuild only the variance fits or only the scaling-law fits")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of every fit (default 0)")
+    add_seed_argument(parser, what="random seed of every fit")
+    parser.add_argument("--wide", action="store_true", help="one line per row, however wide the terminal")
     parser.add_argument("--json", action="store_true", help="print the listing as JSON")
     parser.set_defaults(func=run)
 
@@ -27,12 +27,12 @@ def run(args) -> int:
     names = list(REFERENCE_SETS) if args.data == "all" else [args.data]
     if args.rebuild:
         for name in names:
-            rebuild(name, only=args.only, seed=args.seed)
+            rebuild(name, only=args.only, seed=args.random_seed)
     listing = list_models()
     if args.json:
-        print(json.dumps(listing, indent=1))
+        print_json(listing, indent=1)
     else:
-        _render(listing)
+        _render(listing, args)
     return 0
 
 
@@ -59,38 +59,21 @@ def rebuild(name: str, *, only: str | None = None, seed: int = 0) -> None:
 
 def list_models() -> list[dict]:
     """One entry per saved fit: its name (for ``snrstat.load_fit``), kind, size on disk, health."""
-    from snrstat.reference import models_dir
+    from snrstat.reference import list_fits
 
-    root = models_dir()
-    out = []
-    for card_path in sorted(root.glob("**/*.json")):
-        if card_path.name == "index.json":
-            continue
-        card = json.loads(card_path.read_text())
-        nc = card_path.with_suffix(".nc")
-        diag = card.get("diagnostics", {})
-        out.append({
-            "name": _name(card_path.relative_to(root)),
-            "kind": card.get("kind", "?"),
-            "bytes": nc.stat().st_size if nc.exists() else None,
-            "ok": bool(diag.get("ok", False)),
-        })
-    return out
+    return list_fits()
 
 
-def _name(rel) -> str:
-    parts = list(rel.with_suffix("").parts)
-    return "/".join(parts[:-1] + parts[-1].split("--"))
-
-
-def _render(listing: list[dict]) -> None:
-    from rich.console import Console
+def _render(listing: list[dict], args=None) -> None:
     from rich.table import Table
 
     table = Table(title=f"Saved reference fits ({len(listing)}): load with snrstat.load_fit(name)")
-    for col in ("name", "kind", "kB", "diagnostics"):
-        table.add_column(col, justify="right" if col == "kB" else "left")
+    name_column(table, "name", [row["name"] for row in listing])
+    table.add_column("kind")
+    table.add_column("kB", justify="right")
+    table.add_column("diagnostics")
     for row in listing:
         kb = "–" if row["bytes"] is None else f"{row['bytes'] / 1024:.0f}"
-        table.add_row(row["name"], row["kind"], kb, "ok" if row["ok"] else "FAILED")
-    Console().print(table)
+        health = row.get("problem") or ("ok" if row["ok"] else "FAILED")
+        table.add_row(esc(row["name"]), esc(row["kind"]), kb, esc(health))
+    console(args).print(table)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
-from snrstat.commands._common import add_data_argument, load_frame
+from snrstat.commands._common import (
+    DeprecatedAlias,
+    add_data_argument,
+    add_seed_argument,
+    console,
+    esc,
+    load_frame,
+    name_column,
+    pick_task,
+    positive_int,
+    print_json,
+)
 
 FAST = {"draws": 400, "tune": 400, "chains": 4}
 
@@ -23,67 +32,94 @@ def add_parser(sub) -> None:
     )
     add_data_argument(parser, help_extra=", or a folder of OLMo ladder CSVs")
     parser.add_argument("--task", required=True, help="task, e.g. hellaswag_val or arc_easy_test")
-    parser.add_argument("--checkpoints", type=int, default=None, metavar="N",
-                        help="average the last N checkpoints of every run (default: final checkpoint)")
+    parser.add_argument("--last-n", type=positive_int, default=None, dest="last_n", metavar="N",
+                        help="score every run by the mean of its last N checkpoints (default: the final "
+                             "checkpoint, as the paper's scaling-law fits and the saved reference fits)")
+    parser.add_argument("--checkpoints", type=positive_int, dest="last_n", action=DeprecatedAlias, new="--last-n")
+    parser.add_argument("--runs", default="auto", metavar="{auto,paper,all,LABELS}",
+                        help="training runs the law is fitted on: 'paper' (the paper's 190M-3B runs, 1xC "
+                             "replicates included), 'all' (every run in the data that is not a target), or "
+                             "comma-separated labels such as 190M-1xC,1B-2xC,1B-1xC-rerun; 'auto' (default) is "
+                             "'paper' when the data hold all of its runs, else 'all' (a ladder without "
+                             "replicate runs fits)")
+    parser.add_argument("--targets", default=None, metavar="MODELS",
+                        help="comma-separated target models to predict (default: peteish7,peteish13)")
     parser.add_argument("--one-step", action="store_true", help="accuracy straight from N and D (no loss)")
     parser.add_argument("--fast", action="store_true",
                         help=f"fewer draws ({FAST['draws']} + {FAST['tune']} tuning per chain); diagnostics may flag low ESS")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the sampler (default 0)")
+    add_seed_argument(parser, what="random seed of the sampler")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
 
 
-def _load(data: str):
-    path = Path(data)
-    if path.is_dir():
-        from snrstat.io.olmo_ladder import read_olmo_ladder
+def choose_runs(frame, spec: str, targets) -> list | None:
+    """The training runs of ``--runs`` as (model, size, seed) tuples; None = the paper's."""
+    from snrstat.scaling.ladder import PAPER_TRAIN_RUNS, parse_run
+    from snrstat.schema import DataError
 
-        return read_olmo_ladder(path)
-    return load_frame(data)
+    present = {tuple("0" if v is None or v != v else str(v) for v in row)
+               for row in frame[["model", "size", "seed"]].astype(object).itertuples(index=False)}
+    everything = sorted(r for r in present if r[0] not in set(targets))
+    if spec == "paper":
+        return None
+    if spec == "auto":
+        return None if set(PAPER_TRAIN_RUNS) <= present else everything
+    if spec == "all":
+        if not everything:
+            raise DataError("--runs all: the data hold no run besides the targets")
+        return everything
+    runs = [parse_run(label.strip()) for label in spec.split(",") if label.strip()]
+    missing = [r for r in runs if r not in present]
+    if missing:
+        raise DataError(f"--runs {missing} not in the data; runs (model, size, seed): {everything[:30]}")
+    return runs
 
 
 def run(args) -> int:
-    from snrstat.scaling.bayes import ScalingFitWarning, _advice, fit_scaling_law
+    from snrstat.scaling import fit_scaling_law
+    from snrstat.scaling.ladder import DEFAULT_TARGETS
 
-    frame = _load(args.data)
+    frame = load_frame(args.data)
+    task = pick_task(frame, args.task)
     settings = dict(FAST) if args.fast else {}
-    checkpoints = "final" if args.checkpoints is None else args.checkpoints
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScalingFitWarning)
-        fit = fit_scaling_law(frame, args.task, checkpoints=checkpoints, one_step=args.one_step,
-                              random_seed=args.seed, progress=False, **settings)
+    checkpoints = "final" if args.last_n is None else args.last_n
+    targets = tuple(t.strip() for t in args.targets.split(",")) if args.targets else DEFAULT_TARGETS
+    runs = choose_runs(frame, args.runs, targets)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the health line below says it, with advice
+        fit = fit_scaling_law(frame, task, checkpoints=checkpoints, one_step=args.one_step, targets=targets,
+                              train_runs=runs, random_seed=args.random_seed,
+                              progress=not (args.quiet or args.json), **settings)
     pred = fit.predictions()
     if args.json:
-        print(json.dumps({
-            "task": args.task, "kind": "one-step" if args.one_step else "two-step",
-            "checkpoints": checkpoints,
-            "predictions": json.loads(pred.to_json(orient="records")),
-            "point_fit": fit.point_params, "diagnostics": fit.diagnostics, "timing": fit.timing,
-        }, indent=2))
+        print_json({
+            "task": task, "kind": "one-step" if args.one_step else "two-step",
+            "last_n": checkpoints, "train_runs": "paper" if runs is None else [list(r) for r in runs],
+            "predictions": pred.to_dict(orient="records"),
+            "point_fit": fit.point_params, "diagnostics": fit.diagnostics.to_dict(), "timing": fit.timing,
+        })
         return 0
 
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    out = console(args)
     kind = "one-step" if args.one_step else "two-step"
-    table = Table(title=f"{args.task} ({fit.points['acc_metric'].iloc[0]}): {kind} scaling law",
-                  caption=f"checkpoints={checkpoints}; point = the paper's fit; 50%/90% = Bayesian "
+    table = Table(title=f"{esc(task)} ({esc(fit.points['acc_metric'].iloc[0])}): {kind} scaling law",
+                  caption=f"last_n={checkpoints}; point = the paper's fit; 50%/90% = Bayesian "
                           "predictive intervals of the observed score", box=None, pad_edge=False, header_style="bold underline")
-    for col in ("target", "observed", "point", "err", "median", "50%", "90%", "in 90%"):
-        table.add_column(col, justify="left" if col == "target" else "right", no_wrap=True)
+    name_column(table, "target")
+    for col in ("observed", "point", "err", "median", "50%", "90%", "in 90%"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in pred.itertuples():
         observed = "—" if r.observed != r.observed else f"{r.observed:.3f}"
         err = "—" if r.point_rel_error != r.point_rel_error else f"{100 * r.point_rel_error:.1f}%"
         inside = "—" if r.inside90 != r.inside90 or r.inside90 is None else ("yes" if r.inside90 else "[red]no[/]")
-        table.add_row(str(r.target), observed, f"{r.point_pred:.3f}", err, f"{r.median:.3f}",
+        table.add_row(esc(r.target), observed, f"{r.point_pred:.3f}", err, f"{r.median:.3f}",
                       f"{r.lo50:.3f}–{r.hi50:.3f}", f"{r.lo90:.3f}–{r.hi90:.3f}", inside)
-    console.print(table)
+    out.print(table)
     d = fit.diagnostics
-    health = "[green]ok[/]" if d["ok"] else "[bold red]FAILED[/]: " + "; ".join(d["problems"])
-    console.print(f"sampler: {health} (max R-hat {d['rhat_max']:.3f}, min ESS {d['ess_bulk_min']:.0f}/"
-                  f"{d['ess_tail_min']:.0f}, {d['divergences']} divergences); "
+    health = "[green]ok[/]" if d.ok else "[bold red]FAILED[/]: " + "; ".join(d.messages)
+    console.print(f"sampler: {health} (max R-hat {d.max_r_hat:.3f}, min ESS {d.min_ess_bulk:.0f}/"
+                  f"{d.min_ess_tail:.0f}, {d.divergences} divergences); "
                   f"{fit.timing['compile_s']:.0f} s compile + {fit.timing['sample_s']:.0f} s sampling")
-    if any(issubclass(w.category, ScalingFitWarning) for w in caught):
-        console.print(f"[yellow]advice:[/] {_advice(d, fit.config)}")
     return 0

@@ -8,8 +8,12 @@
 - :class:`Fit`: the base every result subclasses (``idata``, ``config``, ``diagnostics``,
   ``draws``, ``summary`` with the same columns everywhere, ``save``); :func:`load_fit` through
   a registry of kinds, with an id hash that refuses edited files.
+- :func:`fit_many` / :class:`FitSpec`: batches of fits, in this process or on Dask, seeds derived
+  from each fit's name, resumable from a store folder (:mod:`snrstat.inference.batch`).
 """
 
+from snrstat.inference.batch import (FIT_FUNCTIONS, BatchFailureWarning, FitBatch, FitSpec, derive_seed, fit_many,
+                                     local_cluster, using_client)
 from snrstat.inference.diagnostics import (BFMI_MIN, ESS_MIN, RHAT_MAX, Diagnostics, SamplerWarning,
                                            diagnose)
 from snrstat.inference.fit import (SUMMARY_COLUMNS, Fit, FitIntegrityError, fit_file, fit_kinds, jsonable,
@@ -20,6 +24,8 @@ from snrstat.inference.sampling import (COMPILE_CACHE, CompileCache, Compiled, S
 from snrstat.inference.settings import BACKENDS, RETRY_TARGET_ACCEPT, SAMPLERS, SamplerSettings
 
 __all__ = [
+    "FIT_FUNCTIONS", "BatchFailureWarning", "FitBatch", "FitSpec", "derive_seed", "fit_many", "local_cluster",
+    "using_client",
     "BACKENDS", "BFMI_MIN", "COMPILE_CACHE", "CompileCache", "Compiled", "Diagnostics", "ESS_MIN", "Fit",
     "FitIntegrityError", "RETRY_TARGET_ACCEPT", "RHAT_MAX", "SAMPLERS", "SUMMARY_COLUMNS", "SamplerSettings",
     "SamplerWarning", "SamplingInterrupted", "check_level", "compile_model", "diagnose", "fit_file",

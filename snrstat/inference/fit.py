@@ -12,6 +12,7 @@ interrupted save leaves the previous file intact.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import json
@@ -274,6 +275,8 @@ def _point(v) -> float:
 
 def jsonable(v):
     """A JSON-safe copy (numpy scalars and arrays to Python; non-finite floats to strings)."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return jsonable(dataclasses.asdict(v))
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

@@ -43,7 +43,13 @@ class Compiled:
             return self
         if self.sampler == "nutpie":
             names = set(getattr(self.nutpie, "shared_data", None) or getattr(self.nutpie, "_shared_data", {}))
-            swapped = self.nutpie.with_data(**{k: v for k, v in arrays.items() if k in names})
+            shared = {k: v for k, v in arrays.items() if k in names}
+            swapped = self.nutpie.with_data(**shared)
+            # nutpie's initial point is computed from the PyMC model's own containers: give them
+            # the new data too, so a cached compilation starts where a fresh one would
+            import pymc as pm
+
+            pm.set_data(shared, model=self.model)
             return Compiled(self.model, "nutpie", self.backend, swapped, 0.0, dict(arrays))
         return Compiled(self.model, "pymc", None, None, 0.0, dict(arrays))
 
@@ -116,7 +122,8 @@ COMPILE_CACHE = CompileCache()
 
 def sample(model, settings: SamplerSettings | None = None, *, key=None, data: dict | None = None,
            default_target_accept: float = 0.9, keep=None):
-    """Posterior draws of a PyMC ``model`` (or a :class:`Compiled`) as InferenceData.
+    """Posterior draws of a PyMC ``model`` (a :class:`Compiled`, or a function that builds the
+    model) as InferenceData.
 
     ``key`` caches the compilation under that key (data of later calls are swapped in with
     ``data``). ``settings.target_accept=None`` uses ``default_target_accept`` and refits once at
@@ -128,12 +135,14 @@ def sample(model, settings: SamplerSettings | None = None, *, key=None, data: di
     from threadpoolctl import threadpool_limits
 
     settings = settings or SamplerSettings()
+    # ``model`` may be a function that builds it: with a cache hit it is never called
+    build = model if callable(model) and not hasattr(model, "free_RVs") else (lambda: model)
     if isinstance(model, Compiled):
         compiled = model.with_data(data)
     elif key is not None:
-        compiled = COMPILE_CACHE.get(key, lambda: model, settings, data)
+        compiled = COMPILE_CACHE.get(key, build, settings, data)
     else:
-        compiled = compile_model(model, settings).with_data(data)
+        compiled = compile_model(build(), settings).with_data(data)
     auto = settings.target_accept is None
     target = float(default_target_accept if auto else settings.target_accept)
     t0 = time.perf_counter()

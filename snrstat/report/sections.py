@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -50,10 +51,12 @@ def variance(ctx) -> Section | None:
     if ref is None:
         return None
     tasks = sorted(ref.metrics(ctx.frame))[: ctx.settings.max_tasks]
+    start = time.perf_counter()
     fits = load_reference(ctx.name, ctx.frame) if ctx.settings.fast else {}
     fits = {key: fit for key, fit in fits.items() if key[1] in tasks}
     expected = len(ref.sizes) * len(tasks)
     source = f"{len(fits)} saved reference fits from models/ (data hash checked)"
+    reused, sampled = len(fits), 0
     if len(fits) < expected:
         s = ctx.settings
         ctx.console.print(f"sampling {expected} variance fits ({s.chains} chains x {s.draws} draws)")
@@ -64,6 +67,8 @@ def variance(ctx) -> Section | None:
             fits = fit_reference(ctx.name, ctx.frame, draws=s.draws, tune=s.tune, chains=s.chains,
                                  random_seed=s.random_seed, progress=True, tasks=tasks)
         source = f"{len(fits)} fits sampled now (nutpie, seed {s.random_seed})"
+        reused, sampled = 0, len(fits)
+    ctx.record_fits("variance decomposition", sampled, reused, time.perf_counter() - start)
     notes = sorted({why.split(" (")[0] for fit in fits.values() for why in fit.spec.get("dropped", {}).values()})
     notes += sorted({note.split(" (")[0] for fit in fits.values() for note in fit.spec.get("notes", [])})
     ctx.fits = fits
@@ -116,7 +121,9 @@ def decisions(ctx) -> Section | None:
     steps = 1000 if ctx.settings.fast else 2000
     rows = {}
     frame = ref.frame(ctx.frame)
-    for task in tasks:
+    start = time.perf_counter()
+    for i, task in enumerate(tasks, 1):
+        ctx.console.print(f"  decision fit {i}/{len(tasks)}: {task}")
         joint = fit_two_scales(frame, task=task, metric=metrics[task], small=small, target=target,
                                models=list(ref.models), last_n=ctx.settings.last_n, steps=steps,
                                warmup=steps // 2, seed=ctx.settings.random_seed)
@@ -126,6 +133,7 @@ def decisions(ctx) -> Section | None:
         rho = joint.summary().loc["rho"]
         rows[task] = {"median": res.median, "lo": res.lo, "hi": res.hi, "point": res.point,
                       "n_models": res.n_models, "rho": rho["median"]}
+    ctx.record_fits("decision accuracy (two-scale model)", len(tasks), 0, time.perf_counter() - start)
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("task")
     ctx.decision_table = table
     fig = plot_intervals(table, value="posterior decision accuracy", point="point",
@@ -240,18 +248,22 @@ def scaling(ctx) -> Section | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         point = ladder_point_table(ctx.frame, tasks)
+    start = time.perf_counter()
     fits = load_scaling_reference(ctx.frame) if ctx.settings.fast else {}
     fits = {t: f for t, f in fits.items() if t in tasks}
+    reused, sampled = len(fits), 0
     if len(fits) < len(tasks):
         s = ctx.settings
         # the scaling law's posterior is strongly correlated: it needs longer runs than the
         # variance fits to pass its diagnostics (benchmarks/scaling_validation.py)
         fits = fit_scaling_reference(ctx.frame, tasks=tasks, draws=2 * s.draws, tune=(3 * s.tune) // 2,
                                      chains=s.chains, random_seed=s.random_seed)
+        reused, sampled = 0, len(fits)
+    ctx.record_fits("scaling laws", sampled, reused, time.perf_counter() - start)
     rows = []
     for task, fit in fits.items():
-        if not fit.diagnostics.get("ok", False):
-            ctx.failures.append(f"scaling fit {task}: " + "; ".join(fit.diagnostics.get("problems", [])))
+        if not fit.diagnostics.ok:
+            ctx.failures.append(f"scaling fit {task}: " + "; ".join(fit.diagnostics.messages))
         pred = fit.predictions()
         pred.insert(0, "task", task)
         rows.append(pred)
@@ -279,6 +291,7 @@ def subtasks(ctx) -> Section | None:
     """Subtask selection"""
     from snrstat.decision import select_subtasks
     from snrstat.plots.variance import plot_selection
+    from snrstat.point.small_scale import without_constant_subtasks
 
     frame = ctx.frame
     suites = frame.loc[frame["subtask"].notna(), "task"].unique()
@@ -291,11 +304,17 @@ def subtasks(ctx) -> Section | None:
         f"{s.last_n} checkpoints per run), ranked; the aggregate of the top k subtasks is refitted for every "
         "k. 'posterior' keeps the k with the highest posterior median SNR, 'point' is the paper's top-k by "
         "point SNR; p_above_full = P(subset's SNR > the full suite's)."))
+    start = time.perf_counter()
     for task in sorted(suites):
+        ctx.console.print(f"  subtask selection: {task}")
         rows = frame[(frame["task"] == task)]
         if ref is not None:
             rows = rows[rows["model"].isin(ref)]
         metric = "acc" if "acc" in set(rows["metric"]) else None
+        rows, frozen = without_constant_subtasks(rows, task, s.last_n)
+        if frozen:
+            section.text += (f"\n\n{task}: left out {len(frozen)} subtask(s) with constant scores (SNR undefined): "
+                             + ", ".join(frozen) + ".")
         res = select_subtasks(rows, task=task, metric=metric, last_n=s.last_n, draws=300 if s.fast else 1000,
                               search_draws=150 if s.fast else 300, seed=s.random_seed)
         agg = res.aggregates
@@ -313,6 +332,7 @@ def subtasks(ctx) -> Section | None:
                          f"{agg.loc['full', 'snr_median']:.1f} [{agg.loc['full', 'snr_lo']:.1f}, "
                          f"{agg.loc['full', 'snr_hi']:.1f}] for the full suite, "
                          f"P(beats full) = {agg.loc['posterior', 'p_above_full']:.2f}.")
+    ctx.record_fits("subtask selection (nested normal model)", len(suites), 0, time.perf_counter() - start)
     return section
 
 

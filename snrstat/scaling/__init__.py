@@ -2,20 +2,17 @@
 
 * :mod:`~snrstat.scaling.ladder` — the OLMo ladder as fitting data (runs, checkpoints, targets);
 * :mod:`~snrstat.scaling.point` — the paper's point fit (Heineman et al. 2025; Bhagia et al. 2024);
-* :mod:`~snrstat.scaling.bayes` — the joint Bayesian two-step (or one-step) law, predictive intervals;
+* :mod:`~snrstat.scaling.data`, :mod:`~snrstat.scaling.model`, :mod:`~snrstat.scaling.predictive`,
+  :mod:`~snrstat.scaling.fit` — the joint Bayesian two-step (or one-step) law by stage: inputs,
+  PyMC graph, posterior predictive, the fit (predictive intervals for the targets);
 * :mod:`~snrstat.scaling.validation` — leave-one-size-out coverage and log scores;
 * :mod:`~snrstat.scaling.plots` — fan chart.
 
 PyMC, nutpie, ArviZ and matplotlib are imported only when a Bayesian fit or a plot is made.
 """
 
-from snrstat.scaling.bayes import (
-    ScalingConfig,
-    ScalingFit,
-    ScalingFitWarning,
-    fit_scaling_law,
-    fit_table,
-)
+from snrstat.scaling.data import ScalingConfig
+from snrstat.scaling.fit import ScalingFit, ScalingFitWarning, fit_scaling_law, fit_table
 from snrstat.scaling.ladder import (
     DEFAULT_TARGETS,
     PAPER_TRAIN_RUNS,

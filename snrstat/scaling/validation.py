@@ -18,7 +18,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from snrstat.scaling.bayes import ScalingConfig, fit_table
+from snrstat.scaling.data import ScalingConfig
+from snrstat.scaling.fit import fit_table
 from snrstat.scaling.ladder import (
     LADDER_SIZES,
     PAPER_TRAIN_RUNS,
@@ -101,11 +102,11 @@ def leave_one_size_out(
         pred["fit_s"] = elapsed
         pred["compile_s"] = fit.timing["compile_s"]
         pred["sample_s"] = fit.timing["sample_s"]
-        pred["diagnostics_ok"] = fit.diagnostics["ok"]
-        pred["divergences"] = fit.diagnostics["divergences"]
-        pred["rhat_max"] = fit.diagnostics["rhat_max"]
-        pred["ess_bulk_min"] = fit.diagnostics["ess_bulk_min"]
-        pred["problems"] = "; ".join(fit.diagnostics["problems"])
+        pred["diagnostics_ok"] = fit.diagnostics.ok
+        pred["divergences"] = fit.diagnostics.divergences
+        pred["rhat_max"] = fit.diagnostics.max_r_hat
+        pred["ess_bulk_min"] = fit.diagnostics.min_ess_bulk
+        pred["problems"] = "; ".join(fit.diagnostics.messages)
         rows.append(pred)
         if on_fit is not None:
             on_fit(size, fit)

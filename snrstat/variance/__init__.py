@@ -13,7 +13,7 @@ PyMC is imported only when a model is built.
 from snrstat.variance.api import FitCollection, fit_variance, fit_variance_many
 from snrstat.variance.fit import VarianceFit, load_fit
 from snrstat.variance.reml import reml_components
-from snrstat.variance.sampling import Diagnostics, SamplerWarning
+from snrstat.inference import Diagnostics, SamplerWarning
 from snrstat.variance.simulate import simulate
 from snrstat.variance.spec import ComponentDroppedWarning, Priors
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 
 from snrstat.schema import DataError, validate
-from snrstat.variance.fit import VarianceFit, _check_level
+from snrstat.select import DEFAULT_LAST_N
+from snrstat.inference import COMPILE_CACHE, SamplerSettings, SamplerWarning, check_level, diagnose, sample
+from snrstat.variance.fit import VarianceFit
 from snrstat.variance.collapsed import draw_effects, low_rank_columns, run_marginal
 from snrstat.variance.model import build_model, choose_centering, data_arrays, is_collapsed
 from snrstat.variance.paper import point_estimates
 from snrstat.variance.quantities import derive
 from snrstat.variance.records import select_records
-from snrstat.variance.sampling import SamplerWarning, compile_model, diagnose, sample
 from snrstat.variance.spec import COMPONENTS, Priors, build_design
 
 log = logging.getLogger("snrstat.variance")
@@ -33,12 +33,12 @@ _DERIVED_CHECKED = ("sigma_model", "sigma_seed", "sigma_order", "sigma_ckpt", "s
 
 
 def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, components=COMPONENTS,
-                 likelihood: str = "auto", last_n: int | None = None, trend: bool = False,
+                 likelihood: str = "auto", last_n: int | None = DEFAULT_LAST_N, trend: bool = False,
                  seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
                  centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                  tune: int = 1000, chains: int = 4,
                  sampler: str = "nutpie", target_accept: float | None = None, cores: int | None = None,
-                 progress: bool = True, level: float = 0.9):
+                 progress: bool = True, level: float = 0.9, checks: bool = True):
     """Hierarchical Bayesian variance decomposition of one task and metric (science.md section 4).
 
     Model, on the logit scale for proportions with known ``n_items``::
@@ -57,16 +57,23 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
     components : subset of ("model", "seed", "data_order", "ckpt"). Components the data cannot
         identify are dropped with a :class:`~snrstat.variance.spec.ComponentDroppedWarning`
         (e.g. one seed per model, data order tied to seed, one checkpoint per run).
-    likelihood : "auto" (``logit_normal`` for proportions with n_items, else ``normal``),
+    likelihood : "auto" (``logit_normal`` for proportions with n_items, ``binomial`` where a
+        run has fewer than 6 expected correct or wrong answers, ``normal`` for continuous
+        metrics or counts under-dispersed against binomial; then ``binomial_t`` /
+        ``student_t`` if the tail check flags spikes: ``fit.spec["likelihood_reason"]``),
         "logit_normal" (empirical logits with their binomial variance known and the
         checkpoint effects integrated out: fast, validated by simulation-based calibration),
-        "binomial" (exact, checkpoint effects as parameters), "betabinomial", "normal",
+        "binomial" (exact, checkpoint effects as parameters), "binomial_t" (exact binomial,
+        Student-t checkpoint effects on the logit scale), "betabinomial", "normal",
         "student_t".
-    last_n : keep the last n checkpoints of every run (the paper's window).
+    last_n : keep the last n checkpoints of every run: 5 by default, the paper's window and the
+        same default as ``snr_table``, ``snrstat fit`` and ``snrstat table``; ``None`` keeps every
+        checkpoint (a learning curve then counts as noise). A window whose scores still trend
+        warns (:class:`~snrstat.select.TrendingWindowWarning`).
     trend : fit a per-run slope in centred log step, so a trend over the window is not
         counted as checkpoint noise.
-    seed_design, order_design : "auto" (crossed when every model has the same set of
-        labels, else nested), "crossed" or "nested".
+    seed_design, order_design : "auto" (nested; crossed only when every model has the same
+        labels and PSIS-LOO clearly prefers it, see ``checks``), "crossed" or "nested".
     priors : :class:`~snrstat.variance.spec.Priors`; default ``Priors.default(link)``
         (documented there; printed in ``fit.spec["priors_text"]``).
     centered : "auto" (per component from a quick REML fit: centred when the data pin each
@@ -82,6 +89,13 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         when some sigma rests on a single contrast, e.g. two models) and, if the sampler
         still diverges, refits once at 0.99 with the same seed (``settings["retried"]``).
     level : default credible level of :meth:`VarianceFit.summary`.
+    checks : run the misfit checks of :mod:`snrstat.variance.checks` (posterior predictive
+        checks of tail weight, dispersion and clustering, prior-posterior overlap; results in
+        ``fit.spec["checks"]``, flags as :class:`~snrstat.variance.checks.MisfitWarning`) and let
+        them settle the "auto" choices: ``likelihood="auto"`` refits with a Student-t
+        checkpoint likelihood when the residuals are heavier-tailed than predicted, and
+        seed labels shared by every model are fitted nested and crossed, crossed kept only
+        when PSIS-LOO clearly prefers it (``fit.spec["comparisons"]``, ``"design_reason"``).
 
     Returns a :class:`~snrstat.variance.fit.VarianceFit`. A fit whose diagnostics miss the
     thresholds (R-hat <= 1.01, ESS >= 400, no divergences, BFMI > 0.3) warns with advice.
@@ -96,17 +110,34 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                                  cores=cores, progress=progress, level=level)
     _check_sampling(draws, tune, chains, level)
     records = select_records(frame, task, metric, size=size, last_n=last_n)
+    user_priors = priors
     design = build_design(records, components=components, likelihood=likelihood, trend=trend,
                           seed_design=seed_design, order_design=order_design)
     priors = priors or Priors.default(design.link)
     cen = _centering(design, centered, marginalize)
     compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize)
     settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, design)
-    return _fit_compiled(compiled, design, priors, settings, cores, progress, level)
+    fit = _fit_compiled(compiled, design, priors, settings, cores, progress, level)
+    if not checks:
+        return fit
+
+    def refit(**over):  # the same records with another likelihood or seed design (issue 13 checks)
+        d = build_design(records, components=components, likelihood=over.get("likelihood", likelihood), trend=trend,
+                         seed_design=over.get("seed_design", seed_design),
+                         order_design=over.get("order_design", order_design), warn=False)
+        pri = user_priors or Priors.default(d.link)
+        c = _centering(d, centered, marginalize)
+        comp, cs = _compiled_for(d, pri, c, sampler, marginalize)
+        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
+        return _fit_compiled(comp, d, pri, st, cores, False, level)
+
+    from snrstat.variance.checks import refine
+
+    return refine(fit, refit, likelihood=likelihood, seed_design=seed_design, order_design=order_design)
 
 
 def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None, components=COMPONENTS,
-                      likelihood: str = "auto", last_n: int | None = None, trend: bool = False,
+                      likelihood: str = "auto", last_n: int | None = DEFAULT_LAST_N, trend: bool = False,
                       seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
                       centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                       tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float | None = None,
@@ -152,22 +183,14 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
     return out
 
 
-#: Compiled graphs by structure, most recent last: refits and batches swap data instead of recompiling.
-_COMPILED: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
-
-
 def _compiled_for(design, priors, centered, sampler, marginalize):
-    """A compiled graph for ``design`` (from the cache with this design's data, or new)."""
-    key = (design.signature(), tuple(centered), priors, sampler, bool(marginalize))
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key].with_data(data_arrays(design, is_collapsed(design, marginalize))), 0.0
-    compiled = compile_model(build_model(design, priors, centered, marginalize), sampler)
-    _COMPILED[key] = compiled
-    while len(_COMPILED) > _CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return compiled, max(compiled.compile_s, 1e-9)
+    """A compiled graph for ``design``: from the inference core's cache with this design's data
+    (designs of one structure share a compilation), or new. Returns it and its compile time."""
+    key = ("variance", design.signature(), tuple(centered), priors, bool(marginalize))
+    collapsed = is_collapsed(design, marginalize)
+    compiled = COMPILE_CACHE.get(key, lambda: build_model(design, priors, centered, marginalize),
+                                 SamplerSettings(sampler=sampler), data_arrays(design, collapsed))
+    return compiled, max(compiled.compile_s, 1e-9) if compiled.compile_s else 0.0
 
 
 class FitCollection(dict):
@@ -195,20 +218,15 @@ class FitCollection(dict):
 
 def _fit_compiled(compiled, design, priors, settings, cores, progress, level) -> VarianceFit:
     t0 = time.perf_counter()
-    kw = dict(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
-              seed=settings["random_seed"], cores=cores, progress=progress)
-    idata = sample(compiled, target_accept=settings["target_accept"], **kw)
-    retried = False
-    if settings["auto_target"] and settings["target_accept"] < RETRY_TARGET and _divergences(idata):
-        # a few divergences at a plateau's edge (a sigma the data barely inform) vanish with
-        # smaller steps; one refit costs less than a user chasing the warning
-        log.info("%s: %d divergences at target_accept=%s; refitting at %s", design.records.task,
-                 _divergences(idata), settings["target_accept"], RETRY_TARGET)
-        idata = sample(compiled, target_accept=RETRY_TARGET, **kw)
-        settings = {**settings, "target_accept": RETRY_TARGET}
-        retried = True
+    sampler_settings = SamplerSettings(
+        random_seed=settings["random_seed"], draws=settings["draws"], tune=settings["tune"],
+        chains=settings["chains"], target_accept=None if settings["auto_target"] else settings["target_accept"],
+        sampler=compiled.sampler, cores=cores, progress=progress)
+    # target_accept=None: the core refits once at 0.99 after divergences (settings["retried"])
+    idata = sample(compiled, sampler_settings, default_target_accept=settings["target_accept"])
     settings = {**settings, "sample_s": time.perf_counter() - t0, "sampler": idata.attrs.get("sampler"),
-                "retried": retried}
+                "backend": idata.attrs.get("backend"), "target_accept": float(idata.attrs["target_accept"]),
+                "retried": bool(idata.attrs.get("retried"))}
     spec = design.spec_dict(priors)
     post = _relabel(idata.posterior, design)
     spec["collapsed"] = is_collapsed(design, settings["marginalize"])
@@ -222,7 +240,7 @@ def _fit_compiled(compiled, design, priors, settings, cores, progress, level) ->
     derived = derive(post, spec)
     idata.posterior = post.merge(derived)
     _observed(idata, design)
-    diag = diagnose(idata, _HYPER + _DERIVED_CHECKED)
+    diag = diagnose(idata, _HYPER + _DERIVED_CHECKED, advice=_ADVICE)
     fit = VarianceFit(idata, design.records, spec, point_estimates(design.records), diag, settings, level)
     if not diag.ok:
         warnings.warn(f"task {design.records.task!r}, metric {design.records.metric!r}: sampler diagnostics "
@@ -258,6 +276,14 @@ def _observed(idata, design) -> None:
 
 #: target_accept of the automatic retry after divergences.
 RETRY_TARGET = 0.99
+#: Advice in the words of fit_variance's options (the thresholds are the inference core's).
+_ADVICE = {
+    "r_hat": "raise tune= (e.g. 2000) and draws=, and check for a component the data barely inform "
+             "(drop it with components=)",
+    "divergences": "raise target_accept= (e.g. 0.95), drop a component the data cannot inform (components=), "
+                   "or try another likelihood (likelihood='binomial' keeps checkpoint effects as parameters)",
+    "bfmi": "raise tune=, or drop the component whose sigma is pinned at 0",
+}
 
 
 def auto_target_accept(design) -> float:
@@ -271,11 +297,6 @@ def auto_target_accept(design) -> float:
     dfs = [design.df(col) for col in ("model", "seed", "data_order")
            if col in design.components and col != design.residual]
     return RETRY_TARGET if min(dfs, default=2) <= 1 else 0.9
-
-
-def _divergences(idata) -> int:
-    stats = getattr(idata, "sample_stats", None)
-    return int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
 
 
 def _settings(random_seed, draws, tune, chains, target_accept, compile_s, centered, marginalize, design) -> dict:
@@ -303,7 +324,7 @@ def _check_sampling(draws, tune, chains, level) -> None:
     for name, v in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(v) < 1:
             raise DataError(f"{name} must be a positive integer, got {v}")
-    _check_level(level)
+    check_level(level)
 
 
 def _dropped_warning():

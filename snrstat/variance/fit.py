@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import platform
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from snrstat.inference import Diagnostics, Fit, check_level, load_fit_file, register_fit
 from snrstat.schema import DataError
 from snrstat.variance.records import Records
-from snrstat.variance.sampling import Diagnostics
 
 #: Rows of :meth:`VarianceFit.summary`, in this order (absent quantities are left out).
 SUMMARY_ROWS = ("grand_mean", "sigma_model", "sigma_seed", "sigma_order", "sigma_ckpt", "sigma_binom", "noise_sd",
@@ -22,7 +18,8 @@ _ALIASES = {"sigma_data_order": "sigma_order", "sigma_data_order_link": "sigma_o
             "effect_data_order": "effect_order"}
 
 
-class VarianceFit:
+@register_fit
+class VarianceFit(Fit):
     """A fitted variance decomposition of one task and metric.
 
     ``idata`` is ArviZ InferenceData; its posterior holds the link-scale parameters
@@ -32,15 +29,27 @@ class VarianceFit:
     ``noise``, ``snr``, ``snr_pop``, ...); ``observed_data`` holds the scores by run and step.
     """
 
+    kind = "variance"
+    summary_vars = SUMMARY_ROWS
+
     def __init__(self, idata, records: Records, spec: dict, point: dict, diagnostics: Diagnostics,
                  settings: dict, level: float = 0.9):
-        self.idata = idata
+        config = {"task": records.task, "metric": records.metric, "size": records.size, "last_n": records.last_n,
+                  "data_hash": records.data_hash(), "spec": spec, "settings": settings}
+        super().__init__(idata, config, diagnostics, point, level)
         self.records = records
         self.spec = spec
-        self.point = point
-        self.diagnostics = diagnostics
         self.settings = settings
-        self.level = level
+
+    def _extra(self) -> dict:
+        return {"records": self.records.to_dict()}
+
+    @classmethod
+    def _from_saved(cls, idata, config, diagnostics, point, level, extra):
+        records = Records.from_dict(extra["records"])
+        if records.data_hash() != config["data_hash"]:
+            raise DataError("the stored records do not match the stored data hash")
+        return cls(idata, records, config["spec"], point, diagnostics, config["settings"], level)
 
     # ------------------------------------------------------------------ reading the posterior
     @property
@@ -57,39 +66,7 @@ class VarianceFit:
 
     def draws(self, name: str):
         """Posterior draws of ``name`` as an xarray DataArray (dims chain, draw[, ...])."""
-        key = _ALIASES.get(name, name)
-        post = self.idata.posterior
-        if key not in post:
-            raise DataError(f"{name!r} is not in this fit's posterior; available: {sorted(post.data_vars)}")
-        return post[key]
-
-    def summary(self, level: float | None = None) -> pd.DataFrame:
-        """Median and equal-tailed ``level`` interval of every quantity, with the paper's point estimate.
-
-        Columns ``median, lo, hi, point, r_hat, ess_bulk``; rows :data:`SUMMARY_ROWS` that
-        the fit has. Score-scale sds are exact transforms of the link-scale ones (see
-        :mod:`snrstat.variance.quantities`). ``point`` is the paper's estimate where one exists
-        (signal, noise, snr: per-run noise mode of :func:`snrstat.point.small_scale_snr`;
-        grand_mean: mean of the observed model means).
-        """
-        import arviz as az
-
-        level = self.level if level is None else _check_level(level)
-        post = self.idata.posterior
-        rows = [r for r in SUMMARY_ROWS if r in post]
-        ds = post[rows]
-        q = ds.quantile([0.5, (1 - level) / 2, (1 + level) / 2], dim=("chain", "draw"))
-        rhat = az.rhat(ds)
-        ess = az.ess(ds, method="bulk")
-        out = pd.DataFrame({
-            "median": [float(q[r].values[0]) for r in rows],
-            "lo": [float(q[r].values[1]) for r in rows],
-            "hi": [float(q[r].values[2]) for r in rows],
-            "point": [float(self.point.get(r, np.nan)) for r in rows],
-            "r_hat": [float(rhat[r]) for r in rows],
-            "ess_bulk": [float(ess[r]) for r in rows],
-        }, index=pd.Index(rows, name="quantity"))
-        return out
+        return super().draws(_ALIASES.get(name, name))
 
     def variance_shares(self, level: float | None = None) -> pd.DataFrame:
         """Share of each source in the score-scale variance of one observed score.
@@ -97,7 +74,7 @@ class VarianceFit:
         Share of ``sigma_X^2`` in the sum over model, seed, data order, checkpoint and item
         sampling (binomial) variances, per draw; median and interval over draws.
         """
-        level = self.level if level is None else _check_level(level)
+        level = self.level if level is None else check_level(level)
         post = self.idata.posterior
         parts = [(name, post[var] ** 2) for name, var in _SHARE_PARTS if var in post]
         total = sum(v for _, v in parts)
@@ -181,36 +158,6 @@ class VarianceFit:
         names = var_names or [v for v in ("sigma_model", "sigma_ckpt", "snr") if v in self.idata.posterior]
         return plot_fit_diagnostics(self.idata, names, f"{self.task} ({self.metric})")
 
-    # ------------------------------------------------------------------ persistence
-    def card(self) -> dict:
-        import arviz as az
-        import pymc
-        import snrstat
-
-        try:
-            import nutpie
-            nutpie_version = nutpie.__version__
-        except ImportError:  # pragma: no cover
-            nutpie_version = None
-        return {
-            "kind": "snrstat.VarianceFit", "task": self.task, "metric": self.metric, "size": self.records.size,
-            "data_hash": self.records.data_hash(), "spec": self.spec, "settings": self.settings,
-            "diagnostics": self.diagnostics.to_dict(), "point": {k: _jsonable(v) for k, v in self.point.items()},
-            "level": self.level, "records": self.records.to_dict(),
-            "versions": {"snrstat": snrstat.__version__, "pymc": pymc.__version__, "arviz": az.__version__,
-                         "nutpie": nutpie_version, "numpy": np.__version__, "python": platform.python_version()},
-        }
-
-    def save(self, path) -> tuple[Path, Path]:
-        """Write the InferenceData to NetCDF (``path``, suffix .nc) and a JSON card beside it
-        (same name, suffix .json: data hash, records, spec with priors, sampler settings,
-        diagnostics, versions). Returns both paths."""
-        nc, js = _paths(path)
-        nc.parent.mkdir(parents=True, exist_ok=True)
-        self.idata.to_netcdf(str(nc))
-        js.write_text(json.dumps(self.card(), indent=1, default=_jsonable))
-        return nc, js
-
     def __repr__(self) -> str:
         s = self.summary()
         lines = [f"VarianceFit(task={self.task!r}, metric={self.metric!r}, size={self.records.size!r}, "
@@ -225,45 +172,8 @@ class VarianceFit:
 
 
 def load_fit(path) -> VarianceFit:
-    """Read a fit written by :meth:`VarianceFit.save` (no refitting)."""
-    import arviz as az
-
-    nc, js = _paths(path)
-    for p in (nc, js):
-        if not p.exists():
-            raise FileNotFoundError(f"{p} not found (a saved fit is a .nc file with a .json card beside it)")
-    card = json.loads(js.read_text())
-    if card.get("kind") != "snrstat.VarianceFit":
-        raise DataError(f"{js} is not a VarianceFit card (kind {card.get('kind')!r})")
-    idata = az.from_netcdf(str(nc))
-    records = Records.from_dict(card["records"])
-    if records.data_hash() != card["data_hash"]:
-        raise DataError(f"{js}: the stored records do not match the stored data hash (the card was edited?)")
-    point = {k: (np.nan if v is None else float(v)) for k, v in card["point"].items()}
-    return VarianceFit(idata, records, card["spec"], point, Diagnostics.from_dict(card["diagnostics"]),
-                       card["settings"], card.get("level", 0.9))
-
-
-def _paths(path) -> tuple[Path, Path]:
-    p = Path(path)
-    if p.suffix in (".nc", ".json"):
-        p = p.with_suffix("")
-    return p.with_suffix(".nc"), p.with_suffix(".json")
-
-
-def _check_level(level: float) -> float:
-    if not 0 < level < 1:
-        raise DataError(f"level must lie in (0, 1), got {level!r}")
-    return float(level)
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, float)):
-        return float(v) if np.isfinite(v) else (None if np.isnan(v) else str(float(v)))
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return str(v)
+    """Read a variance fit written by :meth:`VarianceFit.save` (no refitting; id hash checked)."""
+    fit = load_fit_file(path)
+    if not isinstance(fit, VarianceFit):
+        raise DataError(f"{path} holds a {type(fit).__name__}, not a VarianceFit; use snrstat.load_fit")
+    return fit

@@ -10,7 +10,9 @@ seed per run) enter linearly with normal priors, so they are integrated out exac
 effects, a handful of parameters with no funnel, and the model effects are drawn afterwards
 from their exact conditional posterior. Other likelihoods keep every effect as a parameter:
 model effects *centred* when the data pin them down, seed and data-order effects
-*non-centred* when few runs inform them (:func:`choose_centering`).
+*non-centred* when few runs inform them (:func:`choose_centering`). ``binomial`` and
+``binomial_t`` keep one checkpoint effect per record (normal, or Student-t with ``nu``
+degrees of freedom), non-centred, inside an exact binomial likelihood.
 """
 
 from __future__ import annotations
@@ -202,12 +204,23 @@ def _dims(name: str):
 def _likelihood(design: Design, data, eta, sigmas, pm, pt) -> None:
     lik = design.likelihood
     ckpt = sigmas.get("ckpt")
-    if lik == "logit_normal":
+    if lik in ("logit_normal", "logit_t"):
         var = data["known_var"] if ckpt is None else data["known_var"] + ckpt**2
-        pm.Normal("obs", eta, pt.sqrt(var), observed=data["ell"], dims="record")
-    elif lik == "binomial":
+        if lik == "logit_t":
+            # robust: Student-t checkpoint effects, their sum with the binomial error of the
+            # empirical logit approximated by one t of variance scale known_var + sigma_ckpt^2
+            nu = pm.Gamma("nu", 2.0, 0.1)
+            pm.StudentT("obs", nu=nu, mu=eta, sigma=pt.sqrt(var), observed=data["ell"], dims="record")
+        else:
+            pm.Normal("obs", eta, pt.sqrt(var), observed=data["ell"], dims="record")
+    elif lik in ("binomial", "binomial_t"):
         if ckpt is not None:
-            eta = eta + ckpt * pm.Normal("z_ckpt", dims="record")
+            if lik == "binomial_t":
+                # Student-t checkpoint effects on the logit scale: loss spikes and bad checkpoints
+                nu = pm.Gamma("nu", 2.0, 0.1)
+                eta = eta + ckpt * pm.StudentT("z_ckpt", nu=nu, mu=0.0, sigma=1.0, dims="record")
+            else:
+                eta = eta + ckpt * pm.Normal("z_ckpt", dims="record")
         pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"], dims="record")
     elif lik == "betabinomial":
         p = pm.math.invlogit(eta)

@@ -1,8 +1,9 @@
 """The records one variance fit uses: one task, metric and size, one score per run and step.
 
-Selection happens once, at the door: names that are absent or ambiguous raise a
-:class:`~snrstat.schema.DataError` that lists what is available. Suites with subtasks (MMLU's
-57 subjects) are macro-averaged per checkpoint, as the paper aggregates them.
+Selection goes through :mod:`snrstat.select` (the package's one record selection): names that
+are absent or ambiguous raise a :class:`~snrstat.schema.DataError` that lists what is available;
+suites with subtasks (MMLU's 57 subjects) are macro-averaged per checkpoint, as the paper
+aggregates them; the window is the last n checkpoints of every run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from snrstat.schema import BOUNDED_METRICS, DataError, validate
+from snrstat.select import last_checkpoints, macro_average, pick, warn_if_trending
 
 #: Metrics where a lower score is better (a model "beats" another by scoring less).
 LOWER_IS_BETTER = frozenset({"bpb", "loss", "ppl", "perplexity", "word_perplexity", "byte_perplexity",
@@ -74,18 +76,6 @@ class Records:
                    bool(d["lower_is_better"]), d["last_n"])
 
 
-def _pick(rows: pd.DataFrame, col: str, wanted, what: str) -> tuple[pd.DataFrame, str]:
-    available = sorted(rows[col].dropna().unique())
-    if wanted is None:
-        if len(available) != 1:
-            raise DataError(f"{what} holds several values in column '{col}'; choose one with {col}= from {available}")
-        wanted = available[0]
-    out = rows[(rows[col] == wanted).fillna(False).to_numpy(dtype=bool)]
-    if out.empty:
-        raise DataError(f"{col} {wanted!r} not in column '{col}' for {what}; available: {available}")
-    return out, str(wanted)
-
-
 def select_records(frame: pd.DataFrame, task=None, metric=None, *, size=None, last_n: int | None = None,
                    validated: bool = False) -> Records:
     """Records of one task and metric (and size) as :class:`Records`.
@@ -99,8 +89,8 @@ def select_records(frame: pd.DataFrame, task=None, metric=None, *, size=None, la
     df = frame if validated else validate(frame)
     if "item" in df.columns and df["item"].notna().any():
         raise DataError("the frame holds item-level records (column 'item'); aggregate them per checkpoint first")
-    rows, task = _pick(df, "task", task, "the frame")
-    rows, metric = _pick(rows, "metric", metric, f"task {task!r}")
+    rows, task = pick(df, "task", task, "the frame")
+    rows, metric = pick(rows, "metric", metric, f"task {task!r}")
     sizes = sorted(rows["size"].dropna().unique())
     if size == "all":
         unit = rows["model"].astype("string") + "@" + rows["size"].fillna("?").astype("string")
@@ -113,11 +103,11 @@ def select_records(frame: pd.DataFrame, task=None, metric=None, *, size=None, la
                 "(models are compared at one scale), or size='all' to compare every (model, size)"
             )
         if size is not None:
-            rows, size = _pick(rows, "size", size, f"task {task!r} / metric {metric!r}")
+            rows, size = pick(rows, "size", size, f"task {task!r} / metric {metric!r}")
         unit = rows["model"].astype("string")
         size = size if size is not None else (sizes[0] if sizes else None)
     rows = rows.assign(unit=unit.to_numpy())
-    rows, n_sub = _macro_average(rows)
+    rows, n_sub = macro_average(rows, ["unit", "seed", "data_order", "step"])
 
     for col in ("seed", "data_order"):
         rows[col] = rows[col].astype("string")
@@ -132,7 +122,9 @@ def select_records(frame: pd.DataFrame, task=None, metric=None, *, size=None, la
             "(or select one subtask), the fit needs one score per run and checkpoint"
         )
     if last_n is not None:
-        rows = _last_n(rows, int(last_n))
+        rows = last_checkpoints(rows, last_n)
+        warn_if_trending(rows, f"task {task!r} / metric {metric!r}" + (f" / size {size!r}" if size else ""),
+                         stacklevel=4)
     rows = rows.sort_values(["unit", "run", "step"], kind="stable")
     bounded = metric.split(",")[0] in BOUNDED_METRICS or bool(((rows["value"] >= 0) & (rows["value"] <= 1)).all()
                                                              and rows["n_items"].notna().all())
@@ -155,47 +147,3 @@ def _run_labels(rows: pd.DataFrame) -> pd.Series:
         part = rows[col].astype("string")
         label = label.where(part.isna(), label + "|" + col[0] + "=" + part.fillna(""))
     return label
-
-
-def _macro_average(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One score per (unit, seed, data_order, step): the mean over the task's subtasks.
-
-    The effective item count ``S^2 / sum_s 1/n_s`` gives the macro average the binomial
-    variance it has at a common accuracy (Var(mean) = p(1-p) sum_s(1/n_s) / S^2).
-    """
-    has_sub = rows["subtask"].notna()
-    if not has_sub.any():
-        return rows.copy(), 0
-    if not has_sub.all():
-        rows = rows[~has_sub.to_numpy()]  # keep the whole-task rows, which the harness reports itself
-        return rows.copy(), 0
-    subs = rows["subtask"].unique()
-    keys = ["unit", "seed", "data_order", "step"]
-    g = rows.assign(_inv=1.0 / pd.to_numeric(rows["n_items"], errors="coerce").astype(float)).groupby(
-        keys, dropna=False, sort=False)
-    agg = g.agg(value=("value", "mean"), k=("subtask", "nunique"), count=("subtask", "size"), inv=("_inv", "sum"),
-                inv_na=("_inv", lambda s: s.isna().any()))
-    if (agg["count"] != agg["k"]).any():
-        bad = agg.index[(agg["count"] != agg["k"]).to_numpy()][0]
-        raise DataError(f"several records of one subtask for {dict(zip(keys, bad))}; keep one score per checkpoint")
-    short = agg["k"] < len(subs)
-    if short.any():
-        bad = agg.index[short.to_numpy()][0]
-        raise DataError(
-            f"{dict(zip(keys, bad))} has {int(agg.loc[bad, 'k'])} of the {len(subs)} subtasks; an average over "
-            "different subtask sets is not comparable (drop incomplete checkpoints or select one subtask)"
-        )
-    n_eff = np.where(agg["inv_na"].to_numpy(dtype=bool), np.nan, len(subs) ** 2 / agg["inv"].to_numpy())
-    out = agg.reset_index()[keys + ["value"]].assign(n_items=n_eff)
-    return out, len(subs)
-
-
-def _last_n(rows: pd.DataFrame, last_n: int) -> pd.DataFrame:
-    if last_n < 1:
-        raise DataError(f"last_n must be a positive integer, got {last_n}")
-    if rows["step"].isna().any():
-        runs = sorted(rows.loc[rows["step"].isna(), "run"].unique())
-        raise DataError(f"last_n needs column 'step' on every record; missing for run(s) {runs[:5]}")
-    order = rows.sort_values(["run", "step"], ascending=[True, False], kind="stable")
-    rank = order.groupby("run", sort=False).cumcount()
-    return order[(rank < last_n).to_numpy()]

@@ -94,19 +94,13 @@ def simulate(n_models: int = 25, n_seeds: int = 3, n_orders: int = 1, n_ckpt: in
 
 
 def _truth(mu_c: float, a_c: np.ndarray, models, link: str, n_items: float, sig: dict) -> dict:
-    """True quantities with the same definitions as the posterior's (quantities module)."""
+    """True quantities with the same definitions as the posterior's (:func:`quantities.score_quantities`)."""
     out = {"mu_link": float(mu_c)}
     for k, v in sig.items():
         out[f"sigma_{k}_link"] = float(v)
-        out[f"sigma_{k}"] = float(q.score_sd(mu_c, v, link))
-    mm = q.to_score(mu_c + a_c, link)
-    out["model_means"] = pd.Series(mm, index=pd.Index(models, name="model"))
-    out["grand_mean"] = float(mm.mean())
-    noise = float(q.noise_sd(mu_c, sig["ckpt"], n_items, link))
-    out["sigma_binom"] = float(q.binomial_sd(mu_c, sig["ckpt"], n_items)) if link == "logit" else 0.0
-    total = float(q.noise_sd(mu_c, np.sqrt(sig["seed"] ** 2 + sig["order"] ** 2 + sig["ckpt"] ** 2), n_items, link))
-    signal, rel_noise, snr = q.finite_snr(mm, noise)
-    out.update(noise_sd=noise, total_sd=total, signal=float(signal), noise=float(rel_noise), snr=float(snr),
-               snr_pop=float(q.expected_range(mu_c, sig["model"], len(models), link) / noise) if noise > 0 else np.inf,
-               snr_total=float(q.finite_snr(mm, total)[2]))
+    qs = q.score_quantities(float(mu_c), np.asarray(a_c, dtype=float), {k: float(v) for k, v in sig.items()},
+                            n_bar=n_items, link=link, residual="ckpt")
+    out["model_means"] = pd.Series(qs.pop("model_mean"), index=pd.Index(models, name="model"))
+    out.update({k: float(v) for k, v in qs.items()})
+    out.setdefault("sigma_binom", 0.0)
     return out
