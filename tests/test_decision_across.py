@@ -40,11 +40,23 @@ def test_input_checks():
 
 def test_errors_in_variables_recovers_the_slope():
     table = tasks()
-    res = snr_vs_decision(table, draws=400, tune=400, seed=2)
+    res = snr_vs_decision(table, draws=400, tune=400, random_seed=2)
     summ = res.summary(level=0.9)
+    assert list(summ.columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk", "ess_tail"]
     assert summ.loc["slope", "lo"] < 0.9 < summ.loc["slope", "hi"]
     assert 0 < summ.loc["r2", "lo"] < summ.loc["r2", "hi"] < 1
     ols = stats.linregress(np.log(table["snr_median"]), special.logit(table["da_median"]))
-    assert summ.loc["r2", "naive"] == pytest.approx(ols.rvalue**2)
+    assert summ.loc["r2", "point"] == pytest.approx(ols.rvalue**2)
     # measurement error attenuates the naive R^2 relative to the latent one
-    assert summ.loc["r2", "median"] > summ.loc["r2", "naive"]
+    assert summ.loc["r2", "median"] > summ.loc["r2", "point"]
+
+
+def test_saved_and_loaded(tmp_path):
+    import snrstat
+    from snrstat.inference import SnrstatDeprecationWarning
+
+    with pytest.warns(SnrstatDeprecationWarning, match="seed= is deprecated"):
+        res = snr_vs_decision(tasks(n=8), draws=200, tune=200, seed=1)
+    back = snrstat.load_fit(res.save(tmp_path / "across"))
+    pd.testing.assert_frame_equal(back.summary(), res.summary())
+    pd.testing.assert_frame_equal(back.data, res.data)

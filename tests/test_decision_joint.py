@@ -66,7 +66,7 @@ def test_recovers_the_correlation_and_the_decision_accuracy():
     small, target = 0.5 + 0.03 * (0.9 * q + np.sqrt(1 - 0.81) * z), 0.6 + 0.05 * q
     rs = simulate_records(rng, small, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.01)
     rt = simulate_records(rng, target, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.01)
-    fit = two_scale_posterior(rs, rt, warmup=400, steps=800, thin=8, seed=2)
+    fit = two_scale_posterior(rs, rt, warmup=400, steps=800, thin=8, random_seed=2)
     assert fit.warnings == []
     summ = fit.summary()
     realised = np.corrcoef(small, target)[0, 1]  # 0.58 for this draw of 20 models
@@ -96,7 +96,7 @@ def test_from_a_tidy_frame_with_model_checks():
                                  "value": 0.4 + 0.05 * i + shift + run_effect + rng.normal(0, 0.005)})
     rows.append({"task": "qa", "metric": "acc", "model": "e", "size": "1B", "seed": "0", "step": 1, "value": 0.5})
     frame = pd.DataFrame(rows)
-    fit = fit_two_scales(frame, task="qa", small="150M", target="1B", warmup=300, steps=600, thin=6, seed=1)
+    fit = fit_two_scales(frame, task="qa", small="150M", target="1B", warmup=300, steps=600, thin=6, random_seed=1)
     assert fit.posterior["model_mean_small"]["model"].values.tolist() == list("abcd")  # e: only at 1B
     assert fit.has_run == {"small": True, "target": True}
     assert fit.small.draws("sigma_run").dims == ("chain", "draw")
@@ -105,3 +105,19 @@ def test_from_a_tidy_frame_with_model_checks():
         fit_two_scales(frame, task="qa", small="150M", target="1B", models=list("abcde"))
     with pytest.raises(DataError, match="walkers must be even"):
         fit_two_scales(frame, task="qa", small="150M", target="1B", walkers=7)
+
+
+def test_saved_and_loaded(tmp_path):
+    import snrstat
+
+    rng = np.random.default_rng(4)
+    rs = pd.DataFrame({"unit": np.repeat(list("abcd"), 6), "run": np.repeat(list("abcd"), 6),
+                       "value": np.repeat([0.3, 0.35, 0.4, 0.45], 6) + rng.normal(0, 0.01, 24),
+                       "step": np.tile(np.arange(6), 4)})
+    rt = rs.assign(value=rs["value"] * 1.5 + rng.normal(0, 0.01, 24))
+    fit = two_scale_posterior(rs, rt, warmup=200, steps=400, thin=8, random_seed=3)
+    assert list(fit.summary().columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk", "ess_tail"]
+    back = snrstat.load_fit(fit.save(tmp_path / "joint"))
+    pd.testing.assert_frame_equal(back.summary(), fit.summary())
+    assert back.diagnostics.to_dict() == fit.diagnostics.to_dict()
+    pd.testing.assert_series_equal(back.small.point_scores, fit.small.point_scores)

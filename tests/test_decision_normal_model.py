@@ -65,7 +65,7 @@ def test_posterior_concentrates_on_the_truth_with_plenty_of_data():
     rng = np.random.default_rng(5)
     theta = np.array([0.40, 0.45, 0.50, 0.55])
     rec = simulate_records(rng, theta, runs=3, last_n=40, sigma_run=0.004, sigma_ckpt=0.01)
-    fit = fit_window(rec, draws=2000, seed=1)
+    fit = fit_window(rec, draws=2000, random_seed=1)
     summ = fit.summary()
     assert summ.loc["sigma_ckpt", "median"] == pytest.approx(0.01, rel=0.08)
     means = fit.draws("model_mean").mean(("chain", "draw")).values
@@ -78,8 +78,8 @@ def test_posterior_concentrates_on_the_truth_with_plenty_of_data():
 def test_seeded_and_reproducible():
     unit, run, val = nested_records()
     rec = pd.DataFrame({"unit": unit, "run": run, "value": val})
-    a = fit_window(rec, draws=100, seed=3).draws("model_mean").values
-    b = fit_window(rec, draws=100, seed=3).draws("model_mean").values
+    a = fit_window(rec, draws=100, random_seed=3).draws("model_mean").values
+    b = fit_window(rec, draws=100, random_seed=3).draws("model_mean").values
     np.testing.assert_array_equal(a, b)
 
 
@@ -106,3 +106,16 @@ def test_intervals_cover_the_truth_at_the_nominal_rate():
     for key in ("snr_coverage", "sigma_ckpt_coverage"):
         assert abs(cov[key] - 0.9) < 3.5 * se, (key, cov)
     assert abs(cov["model_mean_coverage"] - 0.9) < 0.04
+
+
+def test_saved_and_loaded(tmp_path):
+    import snrstat
+
+    unit, run, val = nested_records()
+    rec = pd.DataFrame({"unit": unit, "run": run, "value": val, "step": np.arange(len(unit))})
+    fit = fit_window(rec, draws=300, random_seed=2)
+    assert list(fit.summary().columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk", "ess_tail"]
+    back = snrstat.load_fit(fit.save(tmp_path / "means"))
+    pd.testing.assert_frame_equal(back.summary(), fit.summary())
+    pd.testing.assert_series_equal(back.point_scores, fit.point_scores)
+    assert back.notes == fit.notes and back.diagnostics is None

@@ -108,7 +108,7 @@ def test_point_estimate_refuses_mismatched_or_nan_scores():
 def _fit(theta, seed):
     rng = np.random.default_rng(seed)
     rec = simulate_records(rng, np.asarray(theta), runs=1, last_n=4, sigma_run=0.0, sigma_ckpt=0.01)
-    return fit_window(rec, draws=300 + 50 * seed, seed=seed)
+    return fit_window(rec, draws=300 + 50 * seed, random_seed=seed)
 
 
 def test_adapter_from_two_fits_truncates_draws_and_uses_final_scores():

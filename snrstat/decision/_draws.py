@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from snrstat.inference import median_interval as interval  # noqa: F401 - the one interval helper
 from snrstat.schema import DataError
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -42,24 +43,6 @@ def check_scalar_draws(draws, name: str) -> xr.DataArray:
         got = tuple(draws.dims) if isinstance(draws, xr.DataArray) else type(draws).__name__
         raise DataError(f"{name}: expected a DataArray with dims (chain, draw), got {got}")
     return draws.transpose(*SAMPLE_DIMS).astype(float)
-
-
-def interval(values, level: float = 0.9, *, discrete: bool = False) -> tuple[float, float, float]:
-    """Median and equal-tailed credible interval (lo, hi) at ``level`` of a set of draws.
-
-    ``discrete=True`` takes sample quantiles that are draws themselves (inverse of the
-    empirical CDF), so a quantity on a lattice (decision accuracy) gets ends on the lattice
-    instead of interpolated values between two of its points.
-    """
-    if not 0 < level < 1:
-        raise DataError(f"level must be between 0 and 1, got {level}")
-    flat = np.asarray(values, dtype=float).ravel()
-    flat = flat[~np.isnan(flat)]
-    if flat.size == 0:
-        return (float("nan"),) * 3
-    tail = (1 - level) / 2
-    lo, med, hi = np.quantile(flat, [tail, 0.5, 1 - tail], method="inverted_cdf" if discrete else "linear")
-    return float(med), float(lo), float(hi)
 
 
 def fit_draws(fit, name: str) -> xr.DataArray:

@@ -71,7 +71,8 @@ def last_checkpoints(rows: pd.DataFrame, last_n: int | None = DEFAULT_LAST_N, *,
         )
     if last_n is not None:
         out = _last(out, last_n)
-        warn_if_trending(out, f"task {rows['task'].iloc[0]!r}", stacklevel=3)
+        what = f"task {rows['task'].iloc[0]!r}" if "task" in rows.columns and len(rows) else "the records"
+        warn_if_trending(out, what, stacklevel=3)
     out = out.sort_values(["unit", "run", "step"], na_position="first", kind="mergesort")
     return out.reset_index(drop=True)
 

@@ -21,14 +21,13 @@ R^2 is the Bayesian R^2 of Gelman et al. 2019 over the latent x: var(alpha + bet
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from io import StringIO
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from scipy import special, stats
 
-from snrstat.decision._draws import interval
+from snrstat.inference import Fit, SamplerSettings, diagnose, register_fit, sample
 from snrstat.schema import DataError
 
 
@@ -56,26 +55,52 @@ def _measure(table: pd.DataFrame, name: str, transform, derivative, level: float
     return obs, sd
 
 
-@dataclass
-class AcrossResult:
-    """Errors-in-variables fit of logit decision accuracy on log SNR across tasks."""
+@register_fit
+class AcrossResult(Fit):
+    """Errors-in-variables fit of logit decision accuracy on log SNR across tasks.
 
-    data: pd.DataFrame
-    slope: xr.DataArray
-    intercept: xr.DataArray
-    sigma: xr.DataArray
-    r2: xr.DataArray
-    naive: dict
-    idata: object = field(default=None, repr=False)
-    warnings: list[str] = field(default_factory=list)
+    Posterior quantities ``slope``, ``intercept`` (at log SNR = 0), ``sigma`` (residual sd) and
+    ``r2``; ``point`` holds the ordinary least squares fit of the observed medians (``naive``);
+    ``data`` the per-task observations and measurement sds on the transformed scales.
+    """
 
-    def summary(self, level: float = 0.9) -> pd.DataFrame:
-        """Median and interval of slope, intercept (at log SNR = 0), residual sd and R^2, next to OLS."""
-        rows = []
-        for name in ("slope", "intercept", "sigma", "r2"):
-            med, lo, hi = interval(getattr(self, name).values, level)
-            rows.append({"quantity": name, "median": med, "lo": lo, "hi": hi, "naive": self.naive.get(name, np.nan)})
-        return pd.DataFrame(rows).set_index("quantity")
+    kind = "across-tasks"
+    summary_vars = ("slope", "intercept", "sigma", "r2")
+
+    def __init__(self, idata, config: dict, diagnostics, data: pd.DataFrame, naive: dict, level: float = 0.9):
+        super().__init__(idata, config, diagnostics, naive, level)
+        self.data = data
+
+    @property
+    def naive(self) -> dict:
+        return self.point
+
+    @property
+    def slope(self):
+        return self.draws("slope")
+
+    @property
+    def intercept(self):
+        return self.draws("intercept")
+
+    @property
+    def sigma(self):
+        return self.draws("sigma")
+
+    @property
+    def r2(self):
+        return self.draws("r2")
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.diagnostics.messages)
+
+    def _extra(self) -> dict:
+        return {"data": self.data.to_json(orient="split", index=False)}
+
+    @classmethod
+    def _from_saved(cls, idata, config, diagnostics, point, level, extra):
+        return cls(idata, config, diagnostics, pd.read_json(StringIO(extra["data"]), orient="split"), point, level)
 
 
 def snr_decision_table(frame: pd.DataFrame, *, small: str, target: str, metric_for=None, tasks=None,
@@ -106,7 +131,7 @@ def snr_decision_table(frame: pd.DataFrame, *, small: str, target: str, metric_f
             metric = pick(task, sorted(frame.loc[frame["task"] == task, "metric"].unique()))
             row["metric"] = metric
             fit = fit_two_scales(frame, task=task, metric=metric, small=small, target=target, last_n=last_n,
-                                 seed=seed, **fit_kw)
+                                 random_seed=seed, **fit_kw)
             snr = fit.small.draws("snr").values.ravel()
             da = decision_accuracy_from_fits(fit.small, fit.target)
             acc = da.accuracy.values.ravel()
@@ -131,8 +156,9 @@ def snr_vs_decision(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 2,
-    seed: int = 0,
+    random_seed: int = 0,
     sampler: str = "nutpie",
+    seed: int | None = None,
 ) -> AcrossResult:
     """Slope and R^2 of logit decision accuracy on log SNR, both measured with error.
 
@@ -140,7 +166,11 @@ def snr_vs_decision(
     and ``da_median`` and ``da_lo``/``da_hi`` (or ``da_sd``); intervals are read at
     ``level`` and preferred over sds when both are present. ``naive`` holds the ordinary least squares slope, intercept and R^2 of the
     observed medians on the same scales (what a point-estimate analysis would report).
+    ``seed`` is the old name of ``random_seed`` (deprecated).
     """
+    from snrstat.inference.settings import renamed
+
+    random_seed = renamed("seed", seed, "random_seed", random_seed)
     if not isinstance(table, pd.DataFrame) or len(table) < 3:
         raise DataError("snr_vs_decision needs a DataFrame with at least three tasks (rows)")
     if not 0 < eps < 0.5:
@@ -163,8 +193,6 @@ def snr_vs_decision(
     cy, sy_ = y_obs.mean(), y_obs.std() or 1.0
     import pymc as pm
 
-    from snrstat.decision._sampling import health, sample
-
     tasks = [str(t) for t in table.get("task", pd.Series(range(len(table)))).tolist()]
     with pm.Model(coords={"task": tasks}) as model:
         # non-centred latents: measurement sds can dwarf the spreads they sit in (funnels)
@@ -177,7 +205,8 @@ def snr_vs_decision(
         s = pm.HalfNormal("s", 1.0)
         y = pm.Deterministic("y", a + b * x + s * pm.Normal("z_y", 0.0, 1.0, dims="task"), dims="task")
         pm.Normal("y_obs", y, sd_y / sy_, observed=(y_obs - cy) / sy_, dims="task")
-    idata = sample(model, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler)
+    settings = SamplerSettings(random_seed=random_seed, draws=draws, tune=tune, chains=chains, sampler=sampler)
+    idata = sample(model, settings, default_target_accept=0.9)
     post = idata.posterior
     slope = post["b"] * sy_ / sx_
     intercept = cy + sy_ * post["a"] - slope * cx
@@ -185,8 +214,8 @@ def snr_vs_decision(
     fitted = post["b"] * post["x"]
     var_fit = fitted.var("task")
     r2 = var_fit / (var_fit + post["s"] ** 2)
+    idata.posterior = post.assign(slope=slope, intercept=intercept, sigma=sigma, r2=r2)
     data = pd.DataFrame({"task": tasks, "log_snr": x_obs, "log_snr_sd": sd_x, "logit_da": y_obs, "logit_da_sd": sd_y})
-    return AcrossResult(
-        data=data, slope=slope.rename("slope"), intercept=intercept.rename("intercept"), sigma=sigma.rename("sigma"),
-        r2=r2.rename("r2"), naive=naive, idata=idata, warnings=health(idata, ["m_x", "s_x", "a", "b", "s"]),
-    )
+    config = {"level": level, "eps": eps, "min_sd": min_sd, "settings": settings.to_dict(),
+              "sample_s": float(idata.attrs["sample_s"]), "compile_s": float(idata.attrs["compile_s"])}
+    return AcrossResult(idata, config, diagnose(idata, ["m_x", "s_x", "a", "b", "s", "slope", "r2"]), data, naive, level)

@@ -109,7 +109,7 @@ def decision_coverage(
             theta_t = theta_t + rec_t.groupby("unit", sort=True)["run_effect"].first().to_numpy()
         salt = seed * 100_003 + 2 * sim
         if model == "joint" and fit is None:
-            joint = two_scale_posterior(rec_s, rec_t, warmup=400, steps=800, thin=8, seed=salt)
+            joint = two_scale_posterior(rec_s, rec_t, warmup=400, steps=800, thin=8, random_seed=salt)
             small_mm = joint.posterior["model_mean_small"]
             result = posterior_decision_accuracy(small_mm, joint.posterior["model_mean_target"])
             post_s = xr.Dataset({"model_mean": small_mm, "snr": joint.small.draws("snr"),
@@ -118,7 +118,7 @@ def decision_coverage(
             fits = []
             for k, rec in enumerate((rec_s, rec_t)):
                 if fit is None:
-                    post, _, _ = normal_means_posterior(rec["unit"], rec["run"], rec["value"], draws=draws, seed=salt + k)
+                    post, _, _ = normal_means_posterior(rec["unit"], rec["run"], rec["value"], draws=draws, random_seed=salt + k)
                 else:
                     post = fit(rec, salt + k)
                 fits.append(post)
@@ -199,7 +199,7 @@ def predictive_check(
         rec = simulate_records(rng, theta, runs=runs, last_n=last_n, sigma_run=sr, sigma_ckpt=sc)
         if runs == 1:
             theta = theta + rec.groupby("unit", sort=True)["run_effect"].first().to_numpy()
-        post, _, _ = normal_means_posterior(rec["unit"], rec["run"], rec["value"], draws=draws, seed=seed * 7919 + sim,
+        post, _, _ = normal_means_posterior(rec["unit"], rec["run"], rec["value"], draws=draws, random_seed=seed * 7919 + sim,
                                             prior_scale=prior_scale if from_prior else None)
         noise = {key: post[key] for key in ("sigma_run", "sigma_ckpt") if key in post}
         predicted, _ = predictive_decision_accuracy(noise, post["model_mean"], k=k, n=n)

@@ -28,16 +28,18 @@ runs play the role of checkpoints (their spread is all the noise).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from io import StringIO
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from snrstat.decision._draws import interval
 from snrstat.decision._pairs import check_same_models
 from snrstat.decision._window import final_scores, last_checkpoints, pick_records
+from snrstat.inference import Diagnostics, Fit, register_fit, renamed
 from snrstat.schema import DataError
+from snrstat.select import DEFAULT_LAST_N
 
 SCALES = ("small", "target")
 _LOG_2PI = np.log(2 * np.pi)
@@ -269,21 +271,45 @@ class ScaleView:
                        f"{sorted(v for v in post.data_vars if 'scale' in post[v].dims)}")
 
 
-@dataclass
-class TwoScaleFit:
+@register_fit
+class TwoScaleFit(Fit):
     """Joint posterior of model means at a small and a target scale (see module docstring).
 
-    ``posterior``: ``model_mean_small``/``model_mean_target`` (chain, draw, model),
+    ``idata.posterior``: ``model_mean_small``/``model_mean_target`` (chain, draw, model),
     ``rho`` (correlation of model means between scales), and per scale (dim ``scale``)
     ``sigma_model``, ``sigma_ckpt``, ``sigma_run`` (0 where not identified) and ``snr`` =
     range(model_mean) / sigma_ckpt. ``small`` and ``target`` are single-scale views.
+    ``diagnostics`` are those of the ensemble sampler's hyperparameters (chains = ensembles).
     """
 
-    posterior: xr.Dataset
-    windows: dict[str, pd.DataFrame] = field(repr=False)
-    has_run: dict[str, bool] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    kind = "two-scales"
+    summary_vars = ("rho", "sigma_model", "sigma_ckpt", "sigma_run", "snr", "model_mean_small", "model_mean_target")
+
+    def __init__(self, posterior, windows: dict[str, pd.DataFrame], has_run: dict[str, bool] | None = None,
+                 notes: list[str] | None = None, diagnostics: Diagnostics | None = None, config: dict | None = None,
+                 level: float = 0.9):
+        import arviz as az
+
+        idata = posterior if hasattr(posterior, "groups") else az.InferenceData(posterior=posterior)
+        config = {"has_run": dict(has_run or {}), "notes": list(notes or []), **(config or {})}
+        super().__init__(idata, config, diagnostics, {}, level)
+        self.windows = windows
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata.posterior
+
+    @property
+    def has_run(self) -> dict[str, bool]:
+        return self.config["has_run"]
+
+    @property
+    def notes(self) -> list[str]:
+        return self.config["notes"]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [] if self.diagnostics is None else list(self.diagnostics.messages)
 
     @property
     def small(self) -> ScaleView:
@@ -293,36 +319,36 @@ class TwoScaleFit:
     def target(self) -> ScaleView:
         return ScaleView(self, "target")
 
-    @property
-    def idata(self):
-        import arviz as az
+    def summary(self, level: float | None = None) -> pd.DataFrame:
+        out = super().summary(level)
+        # sigma_run is 0 where a scale has one run per model: not a quantity of that scale
+        absent = [f"sigma_run[{s}]" for s in SCALES if not self.has_run.get(s)]
+        return out.drop(index=[a for a in absent if a in out.index])
 
-        return az.InferenceData(posterior=self.posterior)
+    def _extra(self) -> dict:
+        return {k: w.astype({"step": "float64"}).to_json(orient="split", index=False)
+                for k, w in self.windows.items()}
 
-    def summary(self, level: float = 0.9) -> pd.DataFrame:
-        rows = []
-        for name, da in self.posterior.data_vars.items():
-            if da.dims == ("chain", "draw"):
-                rows.append((name, da.values))
-            elif da.dims == ("chain", "draw", "scale"):
-                rows += [(f"{name}[{s}]", da.sel(scale=s).values) for s in SCALES
-                         if name != "sigma_run" or self.has_run.get(s)]
-        out = []
-        for name, vals in rows:
-            med, lo, hi = interval(vals, level)
-            out.append({"quantity": name, "median": med, "lo": lo, "hi": hi, "mean": float(np.mean(vals))})
-        return pd.DataFrame(out).set_index("quantity")
+    @classmethod
+    def _from_saved(cls, idata, config, diagnostics, point, level, extra):
+        windows = {}
+        for k, text in extra.items():
+            w = pd.read_json(StringIO(text), orient="split", dtype={"unit": str, "run": str})
+            w["step"] = w["step"].astype("Int64")
+            windows[k] = w
+        return cls(idata, windows, config["has_run"], config["notes"], diagnostics, config, level)
 
 
 def two_scale_posterior(window_small: pd.DataFrame, window_target: pd.DataFrame, *, chains: int = 4,
                         walkers: int = 32, warmup: int = 1000, steps: int = 2000, thin: int = 16,
-                        seed: int = 0) -> TwoScaleFit:
+                        random_seed: int = 0, seed: int | None = None) -> TwoScaleFit:
     """Fit the two-scale model to windows (columns unit, run, value) of the same models.
 
     ``chains`` independent ensembles of ``walkers`` walkers run ``warmup`` + ``steps``
     stretch moves; every ``thin``-th step of every walker is kept, so each chain holds
-    steps // thin * walkers draws.
+    steps // thin * walkers draws. ``seed`` is the old name of ``random_seed`` (deprecated).
     """
+    seed = renamed("seed", seed, "random_seed", random_seed)
     models = check_same_models(sorted(window_small["unit"].astype(str).unique()),
                                sorted(window_target["unit"].astype(str).unique()))
     if len(models) < 2:
@@ -358,29 +384,28 @@ def two_scale_posterior(window_small: pd.DataFrame, window_target: pd.DataFrame,
     for s, name in zip(scales, SCALES):
         if not s.has_run:
             notes.append(f"{name} scale: one run per model: seed noise is not identifiable and is part of each model's mean")
-    return TwoScaleFit(posterior=posterior, windows={"small": window_small, "target": window_target},
-                       has_run={name: s.has_run for s, name in zip(scales, SCALES)}, notes=notes,
-                       warnings=_health(ens, model.names))
+    config = {"chains": chains, "walkers": walkers, "warmup": warmup, "steps": steps, "thin": thin,
+              "random_seed": int(seed)}
+    return TwoScaleFit(posterior, {"small": window_small, "target": window_target},
+                       {name: s.has_run for s, name in zip(scales, SCALES)}, notes, _health(ens, model.names), config)
 
 
-def _health(ens: np.ndarray, names: list[str]) -> list[str]:
-    """R-hat across ensembles and ESS counting each walker as a chain, for every hyperparameter.
+def _health(ens: np.ndarray, names: list[str]) -> Diagnostics:
+    """The inference core's diagnostics of the hyperparameters, each ensemble a chain.
 
-    Walkers of one ensemble are not independent, so walker-as-chain ESS is an optimistic
-    guide; R-hat compares the independent ensembles (want <= 1.01, ESS >= 400).
+    Walkers of one ensemble are not independent; R-hat compares the independent ensembles and
+    the ESS runs over each ensemble's draws in (step, walker) order.
     """
     import arviz as az
 
+    from snrstat.inference import diagnose
+
     E, T, K, d = ens.shape
-    per_walker = ens.transpose(0, 2, 1, 3).reshape(E * K, T, d)
     per_chain = ens.reshape(E, T * K, d)
-    worst_rhat = max(float(az.rhat(per_chain[:, :, i])) for i in range(d)) if E > 1 else 1.0
-    ess = {names[i]: float(az.ess(per_walker[:, :, i])) for i in range(d)}
-    worst = min(ess, key=ess.get)
-    if worst_rhat > 1.01 or ess[worst] < 400:
-        return [f"sampler: max R-hat {worst_rhat:.3f} across chains, min ESS {ess[worst]:.0f} ({worst}); "
-                "want <= 1.01 and >= 400: run longer (steps=, warmup=)"]
-    return []
+    idata = az.InferenceData(posterior=xr.Dataset(
+        {name: (("chain", "draw"), per_chain[:, :, i]) for i, name in enumerate(names)},
+        coords={"chain": np.arange(E), "draw": np.arange(T * K)}))
+    return diagnose(idata, advice={"r_hat": "run longer (steps=, warmup=)", "ess": "run longer (steps=, warmup=)"})
 
 
 def fit_two_scales(
@@ -391,19 +416,22 @@ def fit_two_scales(
     small: str,
     target: str,
     models: Sequence[str] | None = None,
-    last_n: int = 5,
+    last_n: int = DEFAULT_LAST_N,
     chains: int = 4,
     walkers: int = 32,
     warmup: int = 1000,
     steps: int = 2000,
     thin: int = 16,
-    seed: int = 0,
+    random_seed: int = 0,
+    seed: int | None = None,
 ) -> TwoScaleFit:
     """Joint fit of one task's last ``last_n`` checkpoints per run at sizes ``small`` and ``target``.
 
     ``models`` restricts both sizes to these models (default: those present at both; a
     DataError lists models present at only one size when ``models`` is given).
+    ``seed`` is the old name of ``random_seed`` (deprecated).
     """
+    random_seed = renamed("seed", seed, "random_seed", random_seed)
     windows = {}
     for name, size in (("small", small), ("target", target)):
         rows = pick_records(frame, task=task, metric=metric, size=size)
@@ -417,4 +445,4 @@ def fit_two_scales(
         common = sorted(set(windows["small"]["unit"]) & set(windows["target"]["unit"]))
         windows = {k: w[w["unit"].isin(common)] for k, w in windows.items()}
     return two_scale_posterior(windows["small"], windows["target"], chains=chains, walkers=walkers, warmup=warmup,
-                               steps=steps, thin=thin, seed=seed)
+                               steps=steps, thin=thin, random_seed=random_seed)

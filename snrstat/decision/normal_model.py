@@ -27,16 +27,18 @@ then part of the "true" model mean); with one checkpoint per run, sigma_ckpt is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass
+from io import StringIO
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from snrstat.decision._draws import interval
 from snrstat.decision._window import final_scores, last_checkpoints, pick_records
+from snrstat.inference import Fit, register_fit, renamed
 from snrstat.schema import DataError
+from snrstat.select import DEFAULT_LAST_N
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -174,24 +176,45 @@ def _draw(stats: _Stats, draws: int, rng: np.random.Generator, prior_scale: floa
     return np.sqrt(sm2), np.sqrt(sr2), np.sqrt(sc2), mu, theta
 
 
-@dataclass
-class NormalMeansFit:
+@register_fit
+class NormalMeansFit(Fit):
     """Posterior of the nested normal model of one task: model means and noise sds.
 
-    ``posterior`` holds draws with dims (chain, draw[, model]): ``model_mean`` (each
+    ``idata.posterior`` holds draws with dims (chain, draw[, model]): ``model_mean`` (each
     model's true mean score over the window, on the score scale), ``mu``,
     ``sigma_model``, ``sigma_run`` and ``sigma_ckpt`` (when identified), ``sigma_noise``
     (sd of one record around its model mean), and the finite-population ``signal``,
     ``noise`` and ``snr`` of Heineman et al. 2025 applied to the draws: signal =
     range(model_mean) / mean(model_mean), noise = sigma_ckpt / mean(model_mean), so
     snr = range(model_mean) / sigma_ckpt, the posterior counterpart of the paper's per-run
-    checkpoint noise (absent when there is one checkpoint per run).
+    checkpoint noise (absent when there is one checkpoint per run). The draws are independent
+    (a grid posterior, no sampler), so ``diagnostics`` is None.
     """
 
-    posterior: xr.Dataset
-    window: pd.DataFrame = field(repr=False)
-    notes: list[str] = field(default_factory=list)
-    prior_scale: float = float("nan")
+    kind = "normal-means"
+    summary_vars = ("mu", "sigma_model", "sigma_run", "sigma_ckpt", "sigma_noise", "signal", "noise", "snr",
+                    "model_mean")
+
+    def __init__(self, posterior: xr.Dataset, window: pd.DataFrame, notes: list[str] | None = None,
+                 prior_scale: float = float("nan"), config: dict | None = None, level: float = 0.9):
+        import arviz as az
+
+        idata = posterior if hasattr(posterior, "groups") else az.InferenceData(posterior=posterior)
+        config = {"prior_scale": float(prior_scale), "notes": list(notes or []), **(config or {})}
+        super().__init__(idata, config, None, {}, level)
+        self.window = window
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata.posterior
+
+    @property
+    def notes(self) -> list[str]:
+        return self.config["notes"]
+
+    @property
+    def prior_scale(self) -> float:
+        return self.config["prior_scale"]
 
     @property
     def models(self) -> list[str]:
@@ -202,38 +225,21 @@ class NormalMeansFit:
         """Each model's observed final-checkpoint score, averaged over its runs (the paper's choice)."""
         return final_scores(self.window)
 
-    @property
-    def idata(self):
-        import arviz as az
+    def _extra(self) -> dict:
+        return {"window": self.window.astype({"step": "float64"}).to_json(orient="split", index=False)}
 
-        return az.InferenceData(posterior=self.posterior)
-
-    def draws(self, name: str) -> xr.DataArray:
-        if name not in self.posterior:
-            raise KeyError(f"no draws named {name!r}; available: {sorted(self.posterior.data_vars)}")
-        return self.posterior[name]
-
-    def summary(self, level: float = 0.9) -> pd.DataFrame:
-        """Median, equal-tailed interval, mean and sd of every scalar quantity and model mean."""
-        rows = {}
-        for name, da in self.posterior.data_vars.items():
-            if da.dims == ("chain", "draw"):
-                rows[name] = da.values
-            elif "model" in da.dims:
-                for m in self.models:
-                    rows[f"{name}[{m}]"] = da.sel(model=m).values
-        out = []
-        for name, vals in rows.items():
-            med, lo, hi = interval(vals, level)
-            out.append({"quantity": name, "median": med, "lo": lo, "hi": hi,
-                        "mean": float(np.mean(vals)), "sd": float(np.std(vals))})
-        return pd.DataFrame(out).set_index("quantity")
+    @classmethod
+    def _from_saved(cls, idata, config, diagnostics, point, level, extra):
+        window = pd.read_json(StringIO(extra["window"]), orient="split", dtype={"unit": str, "run": str})
+        window["step"] = window["step"].astype("Int64")
+        return cls(idata, window, config["notes"], config["prior_scale"], config, level)
 
 
 def normal_means_posterior(
-    unit, run, value, *, draws: int = 2000, seed: int = 0, prior_scale: float | None = None, grid: int = 40,
+    unit, run, value, *, draws: int = 2000, random_seed: int = 0, prior_scale: float | None = None, grid: int = 40,
 ) -> tuple[xr.Dataset, list[str], float]:
     """Draws of the nested normal model from record arrays (unit = model label, run label, value)."""
+    seed = random_seed
     if draws < 1:
         raise DataError(f"draws must be positive, got {draws}")
     stats = _Stats.from_records(unit, run, value)
@@ -275,31 +281,40 @@ def fit_normal_means(
     metric: str | None = None,
     size: str | Sequence[str] | None = None,
     subtask=False,
-    last_n: int = 5,
+    last_n: int = DEFAULT_LAST_N,
     by: Sequence[str] = ("model",),
     draws: int = 2000,
-    seed: int = 0,
+    random_seed: int = 0,
     prior_scale: float | None = None,
     grid: int = 40,
+    seed: int | None = None,
 ) -> NormalMeansFit:
     """Fit the nested normal model to the last ``last_n`` checkpoints of every run of one task.
 
     ``by`` names the columns that make a "model" (``('model', 'size')`` treats each
     size of a recipe as its own model). ``prior_scale`` is the half-Cauchy scale of every
     sigma (default: the sd of the window's scores). ``grid`` points per dimension.
+    ``seed`` is the old name of ``random_seed`` (deprecated).
     """
+    random_seed = renamed("seed", seed, "random_seed", random_seed)
     rows = pick_records(frame, task=task, metric=metric, size=size, subtask=subtask)
     window = last_checkpoints(rows, last_n, by=by)
-    return fit_window(window, draws=draws, seed=seed, prior_scale=prior_scale, grid=grid)
+    fit = fit_window(window, draws=draws, random_seed=random_seed, prior_scale=prior_scale, grid=grid)
+    fit.config.update({"task": str(rows["task"].iloc[0]), "metric": str(rows["metric"].iloc[0]), "last_n": last_n,
+                       "by": list(by)})
+    return fit
 
 
-def fit_window(window: pd.DataFrame, *, draws: int = 2000, seed: int = 0,
-               prior_scale: float | None = None, grid: int = 40) -> NormalMeansFit:
+def fit_window(window: pd.DataFrame, *, draws: int = 2000, random_seed: int = 0,
+               prior_scale: float | None = None, grid: int = 40, seed: int | None = None) -> NormalMeansFit:
     """:func:`fit_normal_means` on a prepared window (columns unit, run, value)."""
+    random_seed = renamed("seed", seed, "random_seed", random_seed)
     missing = [c for c in ("unit", "run", "value") if c not in window.columns]
     if missing:
         raise DataError(f"window frame lacks column(s) {missing}")
     posterior, notes, scale = normal_means_posterior(
-        window["unit"], window["run"], window["value"], draws=draws, seed=seed, prior_scale=prior_scale, grid=grid,
+        window["unit"], window["run"], window["value"], draws=draws, random_seed=random_seed,
+        prior_scale=prior_scale, grid=grid,
     )
-    return NormalMeansFit(posterior=posterior, window=window, notes=notes, prior_scale=scale)
+    return NormalMeansFit(posterior, window, notes, scale,
+                          {"draws": int(draws), "random_seed": int(random_seed), "grid": int(grid)})

@@ -191,7 +191,7 @@ def select_subtasks(
     notes.append(f"a model is one {'+'.join(by)}; last {last_n} checkpoints per run; nested normal model")
 
     def fit(columns, n_draws, salt):
-        return fit_window(suite.window(columns), draws=n_draws, seed=seed * 1_000_003 + salt)
+        return fit_window(suite.window(columns), draws=n_draws, random_seed=seed * 1_000_003 + salt)
 
     per_sub = []
     for c, name in enumerate(names):

@@ -21,14 +21,15 @@ from snrstat.inference.fit import (SUMMARY_COLUMNS, Fit, FitIntegrityError, fit_
 from snrstat.inference.intervals import check_level, interval, median_interval
 from snrstat.inference.sampling import (COMPILE_CACHE, CompileCache, Compiled, SamplingInterrupted,
                                         compile_model, resolve_backend, sample)
-from snrstat.inference.settings import BACKENDS, RETRY_TARGET_ACCEPT, SAMPLERS, SamplerSettings
+from snrstat.inference.settings import (BACKENDS, RETRY_TARGET_ACCEPT, SAMPLERS, SamplerSettings,
+                                        SnrstatDeprecationWarning, renamed)
 
 __all__ = [
     "FIT_FUNCTIONS", "BatchFailureWarning", "FitBatch", "FitSpec", "derive_seed", "fit_many", "local_cluster",
     "using_client",
     "BACKENDS", "BFMI_MIN", "COMPILE_CACHE", "CompileCache", "Compiled", "Diagnostics", "ESS_MIN", "Fit",
     "FitIntegrityError", "RETRY_TARGET_ACCEPT", "RHAT_MAX", "SAMPLERS", "SUMMARY_COLUMNS", "SamplerSettings",
-    "SamplerWarning", "SamplingInterrupted", "check_level", "compile_model", "diagnose", "fit_file",
+    "SamplerWarning", "SamplingInterrupted", "SnrstatDeprecationWarning", "renamed", "check_level", "compile_model", "diagnose", "fit_file",
     "fit_kinds", "interval", "jsonable", "load_fit_file", "median_interval", "register_fit",
     "resolve_backend", "sample",
 ]

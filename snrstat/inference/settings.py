@@ -76,3 +76,21 @@ class SamplerSettings:
     def from_dict(cls, d: dict) -> SamplerSettings:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class SnrstatDeprecationWarning(FutureWarning):
+    """An old name that still works for one release (shown to users, unlike DeprecationWarning)."""
+
+
+def renamed(old_name: str, old_value, new_name: str, new_value):
+    """The value of a keyword argument that was renamed: the old one, with a warning, when given.
+
+    One name per idea across snrstat (``random_seed``, ``last_n``, ...); the old names keep
+    working for one release."""
+    import warnings
+
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old_name}= is deprecated and will be removed in the next release; use {new_name}=",
+                  SnrstatDeprecationWarning, stacklevel=3)
+    return old_value
