@@ -19,7 +19,7 @@ from snrstat.select import DEFAULT_LAST_N
 from snrstat.inference import COMPILE_CACHE, SamplerSettings, SamplerWarning, check_level, diagnose, sample
 from snrstat.variance.fit import VarianceFit
 from snrstat.variance.collapsed import draw_effects, low_rank_columns, run_marginal
-from snrstat.variance.model import build_model, choose_centering, data_arrays, is_collapsed
+from snrstat.variance.model import build_model, choose_centering, data_arrays, draw_nu, is_collapsed
 from snrstat.variance.paper import point_estimates
 from snrstat.variance.quantities import derive
 from snrstat.variance.records import select_records
@@ -38,7 +38,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                  centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                  tune: int = 1000, chains: int = 4,
                  sampler: str = "nutpie", target_accept: float | None = None, cores: int | None = None,
-                 progress: bool = True, level: float = 0.9, checks: bool = True):
+                 progress: bool = True, level: float = 0.9, checks: bool = True, backend: str = "auto"):
     """Hierarchical Bayesian variance decomposition of one task and metric (science.md section 4).
 
     Model, on the logit scale for proportions with known ``n_items``::
@@ -83,6 +83,9 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         effects and a nested per-run seed effect out exactly and draw the model effects
         from their conditional posterior afterwards (:mod:`snrstat.variance.collapsed`);
         ``False`` samples every effect.
+    backend : nutpie's compilation backend (:data:`snrstat.inference.BACKENDS`): "auto" (JAX
+        when installed: compiles in seconds), or "numba" (a slower compile, about 4x faster
+        sampling: for long batches of one design).
     random_seed, draws, tune, chains, sampler, target_accept, cores : sampling. nutpie by
         default, PyMC's NUTS with ``sampler="pymc"`` or when nutpie fails. Same seed, same
         numbers. ``target_accept=None`` chooses it (:func:`auto_target_accept`: 0.9, or 0.99
@@ -115,7 +118,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                           seed_design=seed_design, order_design=order_design)
     priors = priors or Priors.default(design.link)
     cen = _centering(design, centered, marginalize)
-    compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize)
+    compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize, backend)
     settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, design)
     fit = _fit_compiled(compiled, design, priors, settings, cores, progress, level)
     if not checks:
@@ -127,7 +130,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                          order_design=over.get("order_design", order_design), warn=False)
         pri = user_priors or Priors.default(d.link)
         c = _centering(d, centered, marginalize)
-        comp, cs = _compiled_for(d, pri, c, sampler, marginalize)
+        comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
         st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
         return _fit_compiled(comp, d, pri, st, cores, False, level)
 
@@ -141,14 +144,25 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
                       seed_design: str = "auto", order_design: str = "auto", priors: Priors | None = None,
                       centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                       tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float | None = None,
-                      cores: int | None = None, progress: bool = True, level: float = 0.9) -> FitCollection:
+                      cores: int | None = None, progress: bool = True, level: float = 0.9, client=None,
+                      workers: int | None = None, store=None) -> FitCollection:
     """Fit many tasks (one metric) with :func:`fit_variance`'s options, compiling once per structure.
 
     ``tasks=None`` takes every task that has ``metric``. ``metric`` may also be a dict
     task -> metric. Tasks whose designs share a :meth:`Design.signature` reuse one
     compilation (only the data are swapped). Every task gets the same ``random_seed``.
+    The misfit checks of :func:`fit_variance` are not run (``checks=False``).
+
+    The fits run through :func:`snrstat.inference.batch.fit_many`: in this process by default,
+    on Dask with ``client="local"`` / ``workers=N`` (a LocalCluster), a scheduler address or a
+    ``Client`` (the numbers are the same to the bit). ``store``: a folder where each fit is
+    saved as ``TASK--METRIC--SIZE.nc`` as it finishes; a rerun resumes from it. A task whose
+    records cannot be selected raises DataError before any fit; a fit that fails while
+    sampling is left out, named in ``failures`` and a warning.
     Returns a :class:`FitCollection` (a dict task -> VarianceFit) with a stacked ``summary()``.
     """
+    from snrstat.inference.batch import FitSpec, fit_many
+
     _check_sampling(draws, tune, chains, level)
     frame = validate(frame)
     if tasks is None:
@@ -157,39 +171,33 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
     if not tasks:
         raise DataError("no tasks to fit")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dropped components are reported per task below
-        designs = {}
-        for t in tasks:
-            m = metric.get(t) if isinstance(metric, dict) else metric
-            rec = select_records(frame, t, m, size=size, last_n=last_n, validated=True)
-            designs[t] = build_design(rec, components=components, likelihood=likelihood, trend=trend,
-                                      seed_design=seed_design, order_design=order_design, warn=False)
-    for kind, get in ((_dropped_warning(), lambda d: list(d.dropped.values())), (UserWarning, lambda d: d.notes)):
-        for why in sorted({w for d in designs.values() for w in get(d)}):
-            n = sum(why in get(d) for d in designs.values())
-            warnings.warn(f"{why} ({n} of {len(tasks)} tasks)", kind, stacklevel=2)
-    out = FitCollection()
-    with _progress(progress, len(tasks)) as advance:
-        for t in tasks:
-            d = designs[t]
-            cen = _centering(d, centered, marginalize)
-            pri = priors or Priors.default(d.link)
-            compiled, compile_s = _compiled_for(d, pri, cen, sampler, marginalize)
-            out.n_compilations += compile_s > 0
-            settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, d)
-            out[t] = _fit_compiled(compiled, d, pri, settings, cores, False, level)
-            advance()
+    options = dict(size=size, components=components, likelihood=likelihood, last_n=last_n, trend=trend,
+                   seed_design=seed_design, order_design=order_design, priors=priors, centered=centered,
+                   marginalize=marginalize, random_seed=int(random_seed), draws=draws, tune=tune, chains=chains,
+                   sampler=sampler, target_accept=target_accept, level=level, checks=False)
+    if cores is not None:  # else each place chooses (Dask workers sample chains one after another)
+        options["cores"] = cores
+    specs, data = [], {}
+    for t in tasks:
+        rec = select_records(frame, t, metric.get(t) if isinstance(metric, dict) else metric, size=size,
+                             last_n=last_n, validated=True)  # a bad selection fails here, before any fit
+        data[t] = frame[frame["task"] == t]  # each fit gets (and is shipped) its task's rows only
+        specs.append(FitSpec(f"{t}--{rec.metric}--{rec.size}", "variance", data=t, args=(t, rec.metric),
+                             options=options))
+    batch = fit_many(specs, data, client=client, workers=workers, store=store, progress=progress)
+    out = FitCollection((t, batch[s.name]) for t, s in zip(tasks, specs) if s.name in batch)
+    out.n_compilations = batch.n_compilations
+    out.failures, out.report = batch.failures, batch.report
     return out
 
 
-def _compiled_for(design, priors, centered, sampler, marginalize):
+def _compiled_for(design, priors, centered, sampler, marginalize, backend: str = "auto"):
     """A compiled graph for ``design``: from the inference core's cache with this design's data
     (designs of one structure share a compilation), or new. Returns it and its compile time."""
     key = ("variance", design.signature(), tuple(centered), priors, bool(marginalize))
     collapsed = is_collapsed(design, marginalize)
     compiled = COMPILE_CACHE.get(key, lambda: build_model(design, priors, centered, marginalize),
-                                 SamplerSettings(sampler=sampler), data_arrays(design, collapsed))
+                                 SamplerSettings(sampler=sampler, backend=backend), data_arrays(design, collapsed))
     return compiled, max(compiled.compile_s, 1e-9) if compiled.compile_s else 0.0
 
 
@@ -237,6 +245,9 @@ def _fit_compiled(compiled, design, priors, settings, cores, progress, level) ->
 
         with threadpool_limits(limits=1, user_api="blas"):
             post = post.assign(draw_effects(post, design, settings["random_seed"], priors.mu))
+    nu = draw_nu(post, design, settings["random_seed"])  # binomial_t: nu summed out, drawn here
+    if nu is not None:
+        post = post.assign(nu=nu)
     derived = derive(post, spec)
     idata.posterior = post.merge(derived)
     _observed(idata, design)
@@ -325,31 +336,3 @@ def _check_sampling(draws, tune, chains, level) -> None:
         if int(v) < 1:
             raise DataError(f"{name} must be a positive integer, got {v}")
     check_level(level)
-
-
-def _dropped_warning():
-    from snrstat.variance.spec import ComponentDroppedWarning
-
-    return ComponentDroppedWarning
-
-
-class _progress:
-    """A rich progress count of fits done (a no-op when ``enabled`` is false)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._p = Progress(TextColumn("variance fits"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        self._p.__enter__()
-        task = self._p.add_task("fits", total=self.total)
-        return lambda: self._p.advance(task)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)
-        return False
