@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 
 from snrstat.inference import diagnose
-from snrstat.plots.diagnostics import plot_energy, plot_rank
+from snrstat.plots import plot_energy, plot_rank
 
 
 def _idata(shift_chain: float):

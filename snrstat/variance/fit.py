@@ -140,20 +140,20 @@ class VarianceFit(Fit):
     # ------------------------------------------------------------------ plots
     def plot_components(self, level: float | None = None):
         """Forest plot of the noise and signal sds (score scale) with ``level`` intervals."""
-        from snrstat.plots.variance import plot_components
+        from snrstat.variance.plots import plot_components
 
         return plot_components({self.task: self}, level=level or self.level,
                                title=f"Variance components, {self.task} ({self.metric})")
 
     def plot_snr(self, level: float | None = None):
         """Posterior SNR (finite-population and superpopulation) against the paper's point estimate."""
-        from snrstat.plots.variance import plot_snr
+        from snrstat.variance.plots import plot_snr
 
         return plot_snr({self.task: self}, level=level or self.level, title=f"Posterior SNR, {self.task}")
 
     def plot_diagnostics(self, var_names=None):
         """ArviZ rank plots of ``var_names`` (default sigma_model, sigma_ckpt, snr) and the energy plot."""
-        from snrstat.plots.diagnostics import plot_fit_diagnostics
+        from snrstat.inference.plots import plot_fit_diagnostics
 
         names = var_names or [v for v in ("sigma_model", "sigma_ckpt", "snr") if v in self.idata.posterior]
         return plot_fit_diagnostics(self.idata, names, f"{self.task} ({self.metric})")
