@@ -1,4 +1,4 @@
-"""Time ``snrstat.table.snr_table`` against a per-group loop written the way the paper's
+"""Time ``snrstat.point.table.snr_table`` against a per-group loop written the way the paper's
 scripts are (boolean slicing of the frame per task and size, then per model and seed).
 
 Synthetic frame: 24 tasks (half with 3 metrics, half with 2), 25 models, 3 seeds, 9 sizes,
@@ -18,7 +18,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from snrstat.table import snr_table
+from snrstat.point.table import snr_table
 
 SIZES = ("4M", "20M", "60M", "90M", "150M", "300M", "530M", "750M", "1B")
 PARAMS = (3.7e6, 2.0e7, 5.7e7, 9.7e7, 1.5e8, 3.0e8, 5.3e8, 7.5e8, 1.2e9)

@@ -136,7 +136,7 @@ wide interval and the warning above. All R-hats are at most 1.002 and bulk ESS i
 pd.concat({task: fit.summary().loc[["signal", "noise", "snr", "snr_pop"], ["median", "lo", "hi", "point"]]
            for task, fit in fits.items()})"""),
     ("code", """\
-from snrstat.plots.variance import plot_snr
+from snrstat.plots import plot_snr
 
 fig = plot_snr(dict(fits), title="SNR at 190M: posterior against the paper's point estimate")
 fig.set_size_inches(8, 2.4)
@@ -173,7 +173,7 @@ when a check fails. Rank plots (here of the three sds of the `winogrande_val` fi
 for task, fit in fits.items():
     print(task, fit.diagnostics)"""),
     ("code", """\
-from snrstat.plots.diagnostics import plot_rank
+from snrstat.plots import plot_rank
 
 show(plot_rank(wino.idata, ["sigma_model", "sigma_seed", "sigma_ckpt"]))"""),
     ("md", """\
@@ -188,7 +188,7 @@ from snrstat.decision import decision_accuracy_from_fits, fit_two_scales
 rows_da = []
 joint = {}
 for task in ["winogrande_val", "hellaswag_val", "mmlu_stem_test"]:
-    joint[task] = fit_two_scales(rows, task=task, metric="len_norm", small="190M", target="3B", last_n=5, seed=0)
+    joint[task] = fit_two_scales(rows, task=task, metric="len_norm", small="190M", target="3B", last_n=5, random_seed=0)
     s = decision_accuracy_from_fits(joint[task].small, joint[task].target).summary(0.9)
     rows_da.append({"task": task, "point": da[task], "median": s.median, "lo": s.lo, "hi": s.hi, "mean": s.mean})
 pd.DataFrame(rows_da).set_index("task").round(2)"""),
@@ -312,7 +312,7 @@ table = pd.DataFrame(table).set_index(["task", "size"]).sort_index(level=[0, 1],
 print(f"paper's point SNR above the posterior median in {(table['snr_point'] > table['snr']).sum()} of {len(table)} fits")
 table"""),
     ("code", """\
-from snrstat.plots.variance import plot_snr
+from snrstat.plots import plot_snr
 
 show(plot_snr({f"{task} {size}": fits[size][task] for task, size in table.index},
               title="Pythia: posterior SNR of pile vs pile-deduped"), legend_outside=True)"""),
@@ -334,7 +334,7 @@ from snrstat.decision import decision_accuracy_from_fits, fit_two_scales
 
 agree = []
 for task in sorted(rows["task"].unique()):
-    joint = fit_two_scales(rows, task=task, metric="acc", small="160m", target="12b", last_n=5, seed=0)
+    joint = fit_two_scales(rows, task=task, metric="acc", small="160m", target="12b", last_n=5, random_seed=0)
     s = decision_accuracy_from_fits(joint.small, joint.target).summary(0.9)
     pair = s.pairs.iloc[0]
     agree.append({"task": task, "paper": da[task], "p_agree": s.mean,
@@ -362,14 +362,14 @@ signal is how well MMLU separates them."""),
 from snrstat.decision import select_subtasks
 
 mmlu = frame[(frame["task"] == "mmlu") & frame["model"].isin(ref.models)]
-sel = select_subtasks(mmlu, task="mmlu", metric="acc", last_n=5, draws=1000, search_draws=300, seed=0)
+sel = select_subtasks(mmlu, task="mmlu", metric="acc", last_n=5, draws=1000, search_draws=300, random_seed=0)
 sel.aggregates.round(3)"""),
     ("code", """\
 print("posterior choice:", ", ".join(sel.selected))
 print("paper's choice:   ", ", ".join(sel.selected_point))
 sel.subtasks.sort_values("rank_posterior").set_index("subtask").head(12).round(2)"""),
     ("code", """\
-from snrstat.plots.variance import plot_selection
+from snrstat.plots import plot_selection
 
 show(plot_selection(sel.curve, n_full=int(sel.aggregates.loc["full", "n_subtasks"]),
                     full_snr=float(sel.aggregates.loc["full", "snr_median"]), title="MMLU: SNR of the top-k aggregate"))
@@ -540,10 +540,233 @@ one-step variant (accuracy straight from N and D, without the loss step) covers 
 ]
 
 
+ITEMS = [
+    ("md", """\
+# MMLU-Pro item by item: the benchmark as a sample of questions
+
+The bundled **mmlu-pro** set holds, for 29 released models and each of MMLU-Pro's 12,032
+questions (Wang et al. 2024; 10 options, 14 categories), whether the model answered right. A
+benchmark score is an average over a *sample* of questions, so two questions are: how sure is a
+model's score, and which differences between models are real? (Madaan et al. 2024 ask the same
+of many benchmarks.) This notebook fits snrstat's hierarchical item-response model to a random
+subset of 400 questions so that it runs in a few minutes; `validation/items_advi.py` fits all
+12,032 (mean-field ADVI, checked against NUTS)."""),
+    ("code", SETUP),
+    ("code", """\
+import snrstat
+from snrstat.items import compare_all_frequentist, fit_items, item_design
+from snrstat.items.anchors import select_anchors
+from snrstat.items.plots import plot_items_needed, plot_scores
+
+frame = snrstat.load_dataset("mmlu-pro")
+print(f"{len(frame):,} answers, {frame['model'].nunique()} models, {frame['item'].nunique():,} questions")
+frame.groupby("model")["value"].mean().sort_values().tail(5)"""),
+    ("code", """\
+keys = frame["subtask"] + "/" + frame["item"]
+subset = np.random.default_rng(0).choice(np.sort(keys.unique()), 400, replace=False)
+sub = frame[keys.isin(subset)]
+fit = fit_items(sub, n_options=10, interaction=False, method="nuts", draws=500, tune=500, chains=2, random_seed=0)
+print(fit.config["spec_text"])
+fit.diagnostics"""),
+    ("md", """\
+P(correct) = 0.1 + 0.9 logistic(theta_m - b_i): a guessing floor of one in ten, one ability per
+model, difficulties pooled by category. (By default each model also gets a deviation per category,
+`interaction="auto"`; with 400 questions, about 28 per model and category, those deviations are
+barely informed, so this small fit leaves them out; the full fit keeps them.) Each
+model gets two scores: on **this item set** (the 400 questions) and on the **population of
+items** (a new benchmark drawn the same way); the second interval is wider because it also
+counts which questions happened to be drawn."""),
+    ("code", """\
+show(plot_scores(fit))
+fit.scores().head(8)"""),
+    ("code", """\
+orderings, joint = fit.orderings(level=0.95, tie=0.005)
+design = item_design(sub)
+freq = compare_all_frequentist(design.matrix(), design.models,
+                               clusters=np.asarray(design.categories)[design.item_category], n_boot=500)
+print(f"posterior: {(orderings.status == 'resolved').sum()} of {len(orderings)} orderings resolved jointly "
+      f"(joint probability {joint:.3f}); McNemar + Holm: {freq.resolved.sum()} resolved")
+orderings[orderings.status != "resolved"].head(8)"""),
+    ("md", """\
+The posterior statement is joint: all resolved orderings hold together with probability at
+least 0.95, so no further multiple-comparison correction is needed. McNemar's test with Holm's
+correction controls the family-wise error over all 406 pairs and is more conservative.
+A base model against its instruction-tuned version on the same questions:"""),
+    ("code", """\
+res = snrstat.paired_comparison(sub, "Meta-Llama-3_1-8B-Instruct", "Meta-Llama-3_1-8B", cluster="subtask",
+                                draws=500, tune=500, chains=2, n_boot=2000)
+res.summary()"""),
+    ("code", """\
+display(fit.variance_shares())
+show(plot_items_needed(fit))"""),
+    ("md", """\
+With one evaluation per model, training noise (seeds, checkpoints) cannot be separated here: the
+model says so instead of fitting it from its prior. The item-sampling share is the part of a
+score's spread over re-drawn benchmarks that checkpoints scored on the same questions would
+share. The curve gives the number of questions a paired comparison needs to separate a gap with
+power 0.8. Which questions carry the most information about the models' abilities:"""),
+    ("code", """\
+items = fit.item_table()
+display(items.head(5))
+items.groupby("category")["information"].mean().sort_values(ascending=False).head(5)"""),
+    ("code", """\
+anchors = select_anchors(fit, 40)
+print(len(anchors), "anchor questions, e.g.", anchors[:4])"""),
+    ("md", """\
+Anchor subsets are checked on models left out of the fit and of the selection in
+`validation/anchors_items.py` (results in `validation/results/items_anchors.md`): the
+predictive intervals of a held-out model's full score should cover it at their nominal rate,
+next to a random subset of the same size."""),
+]
+
+
+JUDGES = [
+    ("md", """\
+# LLM-as-judge noise: judges, answer order, and isolated against relative scoring
+
+Instruction-following evaluations score answers with an LLM judge, and the judge adds its own
+noise: the same two answers get another verdict when shown in the other order, when judged by
+another model or prompt, or when each answer is scored alone instead of next to the other. This
+notebook measures that noise on the bundled **LLMBar** judgments (Zeng et al. 2024: 6 judge models
+x 15 prompting strategies x both answer orders on 1,200 answer pairs with gold labels) and answers
+a practitioner's question from real data: is scoring answers side by side (pairwise, relative)
+more reliable than scoring each answer in isolation (LLMBar's `Rating` strategies, 0-10)?"""),
+    ("code", SETUP),
+    ("code", """\
+import snrstat
+from snrstat.judges import fit_judges, judge_counts, mode_comparison_counts, select_judgments
+
+frame = snrstat.load_dataset("llmbar")
+print(f"{len(frame):,} judgments, {frame['judge'].nunique()} judges, {frame['strategy'].nunique()} strategies, "
+      f"{frame['item'].nunique():,} pairs")
+frame.head(4)"""),
+    ("md", """\
+## Simple counts first
+
+One row is one verdict: `winner` is the answer the judge preferred in the original numbering,
+`swap` says whether answer 2 was shown first. On LLMBar's own subsets (Natural and the four
+Adversarial sets, 419 pairs) with the plain `Vanilla` prompt:"""),
+    ("code", """\
+LLMBAR = ["LLMBar/Natural", "LLMBar/Adversarial/"]
+plain = judge_counts(select_judgments(frame, subsets=LLMBAR, strategies=["Vanilla"]))
+plain.droplevel("strategy")[["accuracy", "flip_rate", "first_rate"]].sort_values("accuracy", ascending=False)"""),
+    ("md", """\
+GPT-4 changes its verdict in 7% of the pairs when the order is swapped, Falcon in 58%: Falcon
+picks the answer shown first 78% of the time. Accuracy against gold runs from 0.85 (GPT-4) to
+0.40 (ChatGPT, below a coin on these adversarial pairs). Two judges score each answer alone as
+well (`Rating`, `Rating_NoRules`); on the same pairs:"""),
+    ("code", """\
+mode_comparison_counts(select_judgments(frame, subsets=LLMBAR)).round(3)"""),
+    ("md", """\
+For GPT-4, isolated rating is about as accurate as the side-by-side verdict but agrees with
+itself less often: two isolated scores tie in 10-21% of the pairs, and a tie is decided by
+position, so it flips with the order. These are counts on one set of pairs. The model below puts
+intervals on them and separates the judge's discrimination from its position bias and its own
+misperception of a pair."""),
+    ("md", """\
+## The judge model
+
+`fit_judges` fits P(judge prefers answer 1) = logistic(k[judge, strategy] x perceived gap + beta[judge,
+strategy] x order), where the perceived gap of a pair (oriented to the gold label) has a mean per
+judge and subset, a part shared by all judges, and the judge's own error, shared by its strategies and
+both orders; isolated ratings follow an ordered logistic on the same perceived gap with judge-specific
+thresholds (science.md section 8). To keep this notebook quick we fit two subsets (Natural and
+Adversarial/Neighbor, 234 pairs) with one pairwise and one rating prompt; `snrstat judge` fits all
+five LLMBar subsets and two prompts of each mode."""),
+    ("code", """\
+fit = fit_judges(frame, subsets=["LLMBar/Natural", "LLMBar/Adversarial/Neighbor"], strategies=["Vanilla", "Rating"],
+                 draws=500, tune=500, chains=4, random_seed=0)
+print(fit.diagnostics)"""),
+    ("code", """\
+cells = fit.cell_table()
+cells[["mode", "accuracy", "accuracy_lo", "accuracy_hi", "accuracy_count", "flip", "flip_lo", "flip_hi", "flip_count",
+       "snr", "beta"]].round(3)"""),
+    ("code", """\
+from snrstat.judges.plots import plot_cells
+
+show(plot_cells(cells, title="Posterior medians and 90% intervals (bars), raw counts (crosses)"))"""),
+    ("md", """\
+The counts sit inside or next to the intervals: the model reproduces the raw figures it was not
+told. `beta` is the position bias on the logit scale (positive: the answer shown first is
+preferred), `snr` the judge's signal-to-noise ratio for ranking: how far its expected verdict moves
+across pairs over the noise of a verdict on one pair."""),
+    ("code", """\
+fit.compare_counts().groupby("quantity")[["inside", "difference"]].agg(["mean", "max"]).round(3)"""),
+    ("md", """\
+## Isolated rating against pairwise comparison, with intervals
+
+Same judge, same pairs: rating minus pairwise accuracy, rating minus pairwise self-agreement
+(1 - flip), and the ratio of their SNRs; `p_rating_better_*` is the posterior probability that
+rating does better."""),
+    ("code", """\
+fit.mode_comparison().round(3).T"""),
+    ("md", """\
+## How many pairs, orders and judges?
+
+To tell which of two systems is better, a judge compares their answers on n prompts. `items_needed`
+answers how many for 80% power, for a gap between the systems in the model's latent units (the
+pairs here spread with an sd of about `sigma_subset`), judging each pair in both orders or in one
+random order, with several repeats or several judges. Repeats share the judge's misperception of a
+pair, so they buy less than more judges do. `gain_verdicts` > 1 means both orders need fewer
+verdicts than one random order: averaging the orders cancels position bias."""),
+    ("code", """\
+import pandas as pd
+
+plans = [fit.items_needed(cell, gap=(0.25, 0.5, 1.0)) for cell in ("GPT-4|Vanilla", "Falcon|Vanilla")]
+plans.append(fit.items_needed("Falcon|Vanilla", gap=(0.5,), judges=3))
+plans.append(fit.items_needed("Falcon|Vanilla", gap=(0.5,), repeats=3))
+pd.concat(plans)[["cell", "gap", "judges", "repeats", "items", "items_lo", "items_hi", "gain_verdicts"]].round(2)"""),
+    ("md", """\
+## When does relative scoring help? A simulation
+
+The practitioner moved from isolated to relative scoring because isolated scores were too noisy to
+compare models. `simulate_modes` builds a world where four systems answer the same prompts and the
+judge's scale drifts from call to call (a per-call offset): scored alone, every answer gets its own
+offset; scored side by side, the answers share it and it cancels. Relative scoring loses a little
+resolution (a rank instead of a score) and gains everything the offset costs."""),
+    ("code", """\
+from snrstat.judges import simulate_modes
+from snrstat.judges.plots import plot_modes
+
+modes = simulate_modes(n_systems=4, n_items=100, call_sd=(0.0, 0.5, 1.0, 2.0, 4.0), replications=300, random_seed=0)
+display(modes.round(3))
+show(plot_modes(modes, title="Isolated vs relative scoring, 4 systems, 100 prompts"))"""),
+    ("md", """\
+## Judge scores against a proxy metric, with noise on both axes
+
+The practitioner also saw judge scores only loosely follow test loss. Both are measured with noise
+(the judge's, and the finite prompt and evaluation sets), and regressing one noisy number on another
+attenuates the slope and the correlation. `judge_vs_proxy` is the errors-in-variables fit that
+`snr_vs_decision` is for SNR and decision accuracy. LLMBar has no losses, so here is a simulated
+set of 10 checkpoints whose true judge win rate falls with loss exactly (no scatter), observed with
+realistic noise:"""),
+    ("code", """\
+from scipy.special import expit
+from snrstat.judges import judge_vs_proxy
+
+rng = np.random.default_rng(1)
+loss = np.linspace(2.2, 2.8, 10)
+true = expit(1.0 - 3.0 * (loss - 2.5))
+n_prompts = 100
+wins = rng.binomial(n_prompts, true) / n_prompts
+table = pd.DataFrame({"system": [f"ckpt{i}" for i in range(10)],
+                      "proxy_median": loss + rng.normal(0, 0.04, 10), "proxy_sd": 0.04,
+                      "judge_median": wins, "judge_sd": np.sqrt(wins * (1 - wins) / n_prompts)})
+proxy = judge_vs_proxy(table, draws=1000, tune=1000, chains=4, random_seed=0)
+proxy.summary()[["median", "lo", "hi", "point"]].round(3)"""),
+    ("md", """\
+The `point` column is the ordinary least-squares fit of the observed values: its correlation is
+weaker than the latent one, and the posterior of the latent correlation says how much of the
+looseness is measurement noise on the two axes rather than a real disagreement."""),
+]
+
+
 NOTEBOOKS = {
     "01_quickstart": QUICKSTART,
     "02_pythia_noise_and_mmlu": PYTHIA,
     "03_scaling_uncertainty": SCALING,
+    "04_mmlu_pro_items": ITEMS,
+    "05_llm_judge_noise": JUDGES,
 }
 
 

@@ -29,6 +29,16 @@ PYTHIA_PARAMS = {
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens
 BATCH_VARIANT_TOKENS = {"0.25MtokBS": 262_144, "0.5MtokBS": 524_288, "1MtokBS": 1_048_576}
 PYTHIA_TASKS = ("arc_easy", "arc_challenge", "lambada_openai", "logiqa", "piqa", "sciq", "winogrande", "wsc")
+MMLU_PRO_ATTRIBUTION = """\
+snrstat/data/mmlu_pro.parquet is derived from the model output files of MMLU-Pro
+(TIGER-AI-Lab/MMLU-Pro, commit f418b116db00b065c2aea046518d8fcf74d39872,
+eval_results/model_outputs_<MODEL>_5shots.zip): for each of 29 models and each of 12,032
+questions, whether the model's extracted answer letter equals the gold letter. Question texts
+are not included. MMLU-Pro: Wang et al. 2024, "MMLU-Pro: A More Robust and Challenging
+Multi-Task Language Understanding Benchmark" (arXiv 2406.01574). Licensed under the Apache
+License 2.0, reproduced below.
+
+"""
 _PYTHIA_DIR = re.compile(r"^pythia-(?P<size>[\d.]+[mb])(?:-(?P<variant>.+))?$")
 
 
@@ -71,13 +81,48 @@ def build_pythia(source: Path) -> pd.DataFrame:
     return snrstat.validate(frame.drop(columns=["num_fewshot"]))
 
 
+def build_mmlu_pro(source: Path) -> pd.DataFrame:
+    """MMLU-Pro (Wang et al. 2024) item level: 29 models x 12,032 questions, right/wrong per
+    question, from the TIGER-AI-Lab/MMLU-Pro 5-shot output files (see shared/data/README.md)."""
+    from snrstat.io.items import read_item_matrix
+
+    frame = read_item_matrix(source / "mmlu-pro" / "mmlu_pro_correct.csv.gz", item="question_id",
+                             subtask="category", task="mmlu_pro", metric="acc", keep=["src"])
+    frame["src"] = frame["src"].astype("string")
+    return frame
+
+
+LLMBAR_ATTRIBUTION = """\
+snrstat/data/llmbar.parquet is derived from the evaluator outputs of LLMBar
+(princeton-nlp/LLMBar, commit 900616bff90b6c6c8e1681f7d079250637c55992,
+Dataset/**/evaluators/<judge>/<strategy>/result.json): every verdict ("winner", in both
+answer orders) and, for the Rating strategies, the score of each answer. Instructions and
+answers are not included. LLMBar: Zeng et al. 2024, "Evaluating Large Language Models at
+Evaluating Instruction Following" (ICLR 2024, arXiv 2310.07641). Licensed under the MIT
+License, reproduced below.
+
+"""
+
+
+def build_llmbar(source: Path) -> pd.DataFrame:
+    """LLMBar (Zeng et al. 2024) judgments: 6 judges x 15 strategies x both orders on 1,200 pairs
+    (see shared/data/README.md); item = '<subset>:<index in subset>'."""
+    from snrstat.io.judgments import read_judgments
+
+    raw = pd.read_csv(source / "llmbar" / "llmbar_judgments.csv.gz")
+    raw["item"] = raw["subset"] + ":" + raw["item"].astype(str)
+    frame = read_judgments(raw.drop(columns=["item_hash"]))
+    return frame.drop(columns=["system_1", "system_2"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--source", type=Path, default=default, help=f"raw data folder (default {default})")
     parser.add_argument("--only", choices=sorted(DATASETS), action="append", help="build just these")
     args = parser.parse_args(argv)
-    builders = {"olmo-ladder": build_olmo_ladder, "pythia": build_pythia}
+    builders = {"olmo-ladder": build_olmo_ladder, "pythia": build_pythia, "mmlu-pro": build_mmlu_pro,
+                "llmbar": build_llmbar}
     for name in args.only or builders:
         build = builders[name]
         start = time.perf_counter()
@@ -89,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{path.stat().st_size / 1e6:.2f} MB -> {path.relative_to(OUT.parents[1])}")
     shutil.copy(args.source / "olmo-ladder" / "LICENSE", OUT / "LICENSE-olmo-ladder")
     shutil.copy(args.source / "pythia-evals" / "LICENSE", OUT / "LICENSE-pythia")
+    (OUT / "LICENSE-mmlu-pro").write_text(MMLU_PRO_ATTRIBUTION + (args.source / "mmlu-pro" / "LICENSE").read_text())
+    (OUT / "LICENSE-llmbar").write_text(LLMBAR_ATTRIBUTION + (args.source / "llmbar" / "LICENSE").read_text())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ _EXPORTS = {
     "read_olmes": "snrstat.io.olmes",
     "read_signal_and_noise": "snrstat.io.signal_and_noise",
     "read_table": "snrstat.io.generic",
+    "read_inspect": "snrstat.io.inspect",
+    "read_any": "snrstat.io.detect",
+    "size_order": "snrstat.schema",
+    "read_item_matrix": "snrstat.io.items",
     "load_dataset": "snrstat.datasets",
     "signal": "snrstat.point",
     "noise": "snrstat.point",
@@ -29,8 +33,8 @@ _EXPORTS = {
     "small_scale_snr": "snrstat.point",
     "subtask_selection": "snrstat.point",
     "InfiniteSNRWarning": "snrstat.point",
-    "snr_table": "snrstat.table",
-    "decision_table": "snrstat.table",
+    "snr_table": "snrstat.point.table",
+    "decision_table": "snrstat.point.table",
     "list_datasets": "snrstat.datasets",
     # Bayesian variance decomposition (science.md section 4)
     "fit_variance": "snrstat.variance",
@@ -50,6 +54,9 @@ _EXPORTS = {
     "rank_tasks": "snrstat.decision",
     "select_subtasks": "snrstat.decision",
     "paired_comparison": "snrstat.decision",
+    # item level (science.md section 7)
+    "fit_items": "snrstat.items",
+    "ItemFit": "snrstat.items",
     "snr_vs_decision": "snrstat.decision",
     # scaling laws
     "fit_scaling_law": "snrstat.scaling",
@@ -58,6 +65,13 @@ _EXPORTS = {
     "leave_one_size_out": "snrstat.scaling",
     "ScalingFit": "snrstat.scaling",
     "coverage_summary": "snrstat.scaling",
+    # LLM-as-judge noise (science.md section 8)
+    "read_judgments": "snrstat.io.judgments",
+    "fit_judges": "snrstat.judges",
+    "JudgeFit": "snrstat.judges",
+    "judge_counts": "snrstat.judges",
+    "judge_vs_proxy": "snrstat.judges",
+    "simulate_modes": "snrstat.judges",
     # report
     "build_report": "snrstat.report",
 }

@@ -7,6 +7,7 @@ the data.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from importlib import resources
 
@@ -23,6 +24,8 @@ class DatasetInfo:
     licence: str
     description: str
     varies: str
+    #: "module:function" that validates the frame read from ``file`` (default: snrstat.schema.validate)
+    reader: str = "snrstat.schema:validate"
 
 
 DATASETS = {
@@ -54,6 +57,30 @@ DATASETS = {
             "size; step (27 zero-shot / 15 five-shot checkpoints); task suffix _5shot = five-shot"
         ),
     ),
+    "mmlu-pro": DatasetInfo(
+        name="mmlu-pro",
+        file="mmlu_pro.parquet",
+        source="TIGER-AI-Lab/MMLU-Pro @ f418b116, eval_results/model_outputs_*_5shots (Wang et al. 2024)",
+        licence="Apache-2.0 (snrstat/data/LICENSE-mmlu-pro)",
+        description=(
+            "Item level: 29 released models x 12,032 MMLU-Pro questions (10 options, chance 0.1), "
+            "right/wrong per question (value 0/1, column item = question id, subtask = one of 14 categories)."
+        ),
+        varies="model (29 models, one evaluation each: no seeds or checkpoints); item; subtask = category",
+    ),
+    "llmbar": DatasetInfo(
+        name="llmbar",
+        file="llmbar.parquet",
+        source="princeton-nlp/LLMBar @ 900616bf, Dataset/**/evaluators/*/*/result.json (Zeng et al. 2024)",
+        licence="MIT (snrstat/data/LICENSE-llmbar)",
+        description=(
+            "Judgments, not evaluation records (read with snrstat.read_judgments' columns): 88,912 verdicts of "
+            "6 LLM judges x 15 prompting strategies x both answer orders on 1,200 answer pairs with gold labels; "
+            "the Rating strategies score each answer alone (0-10)."
+        ),
+        varies="judge; strategy (mode pairwise or rating); swap (order shown); item within 13 subsets; repeat",
+        reader="snrstat.io.judgments:read_judgments",
+    ),
 }
 
 
@@ -70,7 +97,11 @@ def load_dataset(name: str) -> pd.DataFrame:
     with resources.as_file(resources.files("snrstat") / "data" / info.file) as path:
         if not path.exists():
             raise DataError(f"bundled file {path} is missing; rebuild it with scripts/build_datasets.py")
-        return validate(pd.read_parquet(path))
+        frame = pd.read_parquet(path)
+    if info.reader == "snrstat.schema:validate":
+        return validate(frame)
+    module, func = info.reader.split(":")
+    return getattr(importlib.import_module(module), func)(frame)
 
 
 def list_datasets() -> pd.DataFrame:

@@ -7,6 +7,8 @@ analysis accepts one. Identifier columns are strings (missing = NA), ``step`` an
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,10 @@ COLUMNS = (
     "task", "subtask", "metric", "model", "size", "params", "seed", "data_order",
     "step", "tokens", "value", "n_items", "stderr",
 )
+#: Extra columns that tell records apart when present: settings that are not schema columns
+#: (the shot count, the split), Inspect's epoch (a repeated attempt at the same item) and log
+#: (one evaluation run of several of the same model and task).
+SETTING_COLUMNS = ("num_fewshot", "split", "epoch", "log")
 #: Columns that define a training run (science.md section 1).
 RUN_COLUMNS = ("model", "size", "seed", "data_order")
 
@@ -31,8 +37,74 @@ BOUNDED_METRICS = frozenset({
 })
 
 
+#: The metric used for a task that has several when none is chosen (accuracy first), everywhere.
+METRIC_PREFERENCE = ("len_norm", "acc", "acc_norm", "primary_score", "bpb")
+
+
+def default_metric(metrics) -> str | None:
+    """The first of :data:`METRIC_PREFERENCE` among ``metrics``, else the only one, else None."""
+    metrics = sorted({str(m) for m in metrics})
+    for m in METRIC_PREFERENCE:
+        if m in metrics:
+            return m
+    return metrics[0] if len(metrics) == 1 else None
+
+
 class DataError(ValueError):
     """An evaluation frame or file that cannot be used as it is."""
+
+
+_SIZE_LABEL = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmbt]?)(?![a-z])", re.IGNORECASE)
+_SIZE_INNER = re.compile(r"^\s*(\d+)([kmbt])(\d+)(?![a-z0-9])", re.IGNORECASE)
+_SIZE_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+
+def parse_size(label) -> float:
+    """The parameter count a size label spells: ``'70m'`` -> 7e7, ``'1.4b'``/``'1.4B'`` -> 1.4e9,
+    ``'190M'`` -> 1.9e8, ``'1b1'`` -> 1.1e9, ``'3'`` -> 3; k/M/B/T suffixes in either case. NaN when the label does
+    not start with a number followed by one of those suffixes (``'small'``, ``'7x'``)."""
+    if label is None or (not isinstance(label, str) and pd.isna(label)):
+        return float("nan")
+    text = str(label)
+    inner = _SIZE_INNER.match(text)  # '1b1' (BLOOM's 1.1B), '2m5'
+    if inner:
+        return float(f"{inner.group(1)}.{inner.group(3)}") * _SIZE_SCALE[inner.group(2).lower()]
+    hit = _SIZE_LABEL.match(text)
+    if not hit:
+        return float("nan")
+    return float(hit.group(1)) * _SIZE_SCALE[hit.group(2).lower()]
+
+
+def size_order(labels, params=None) -> list:
+    """Size labels sorted from small to large, each once; never alphabetically when a number is known.
+
+    The key of a label is its parameter count from ``params`` (a mapping label -> number, or a
+    sequence aligned with ``labels``, e.g. the median of column ``params`` per size) where that
+    is finite, else the number the label spells (:func:`parse_size`: ``70m < 160m < 1b < 1.4b``);
+    labels with neither come last, by name. Ties keep the order of first appearance. This is the
+    one size ordering of the package (tables, ``snrstat decide``, record selection).
+    """
+    labels = list(labels)
+    if params is None:
+        given = [float("nan")] * len(labels)
+    elif hasattr(params, "get") and not isinstance(params, (list, tuple, np.ndarray)):
+        given = [params.get(label, float("nan")) for label in labels]
+    else:
+        given = list(params)
+        if len(given) != len(labels):
+            raise DataError(f"size_order: {len(labels)} labels but {len(given)} params")
+    keys, seen = {}, []
+    for i, (label, p) in enumerate(zip(labels, given)):
+        if label in keys:
+            continue
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            p = float("nan")
+        num = p if np.isfinite(p) else parse_size(label)
+        keys[label] = (0, num, i) if np.isfinite(num) else (1, 0.0, str(label))
+        seen.append(label)
+    return sorted(seen, key=lambda label: keys[label])
 
 
 def _show(values, limit: int = 5) -> str:
@@ -111,7 +183,7 @@ def validate(frame: pd.DataFrame, *, allow_duplicates: bool = False) -> pd.DataF
         raise DataError(f"column 'n_items' is 0 at rows {_show(zero_items)}")
 
     keys = [c for c in ID_COLUMNS if c in out.columns]
-    keys += [c for c in ("num_fewshot", "split") if c in out.columns]
+    keys += [c for c in SETTING_COLUMNS if c in out.columns]
     dup = out.duplicated(keys, keep=False)
     if dup.any() and not allow_duplicates:
         groups = out.loc[dup].groupby(keys, dropna=False)["value"]

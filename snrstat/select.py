@@ -143,3 +143,12 @@ def warn_if_trending(window: pd.DataFrame, what: str, run: str = "run", stacklev
                       f"(Kendall's tau {tau:.2f} with step, p={p:.1g}); the trend counts as checkpoint noise. Use a "
                       "shorter window (last_n=), or fit a trend (trend=True)", TrendingWindowWarning,
                       stacklevel=stacklevel)
+
+
+def refuse_constant(rows: pd.DataFrame, what: str) -> None:
+    """A DataError when every score of ``rows`` is one value (all 0, all 1, ...): signal and noise
+    are both 0, the SNR is 0/0 and undefined, and there is nothing to fit."""
+    values = rows["value"].to_numpy(dtype=float)
+    if len(values) and values.min() == values.max():
+        raise DataError(f"{what}: every score is {values[0]:g} ({len(values)} records), so signal and noise are "
+                        "both 0 and the SNR is undefined; nothing to fit")

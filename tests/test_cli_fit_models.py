@@ -54,7 +54,7 @@ def test_models_lists_saved_fits(tmp_path, monkeypatch, sim_csv, capsys):
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in listing] == ["sim/sim/acc/1B"]
-    assert listing[0]["kind"] == "snrstat.VarianceFit" and listing[0]["bytes"] > 0
+    assert listing[0]["kind"] == "variance" and listing[0]["bytes"] > 0
     loaded = snrstat.load_fit("sim/sim/acc/1B")
     assert loaded.task == "sim" and loaded.models == fit.models
     with pytest.raises(DataError, match="available"):

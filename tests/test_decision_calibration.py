@@ -24,3 +24,27 @@ def test_decision_accuracy_interval_covers_the_truth(config):
 def test_predicted_decision_accuracy_of_a_new_experiment_matches_simulation():
     s = predictive_check(250, runs=1, k=1, n=5, from_prior=True, draws=300, seed=3).summary
     assert abs(s["mean_difference"]) < 3.5 * s["se_difference"], s
+
+
+@pytest.mark.slow
+def test_cluster_check_sees_clustered_models_and_not_normal_ones():
+    """Three tight clusters of four models (issue 13) break the two-scale model's bivariate
+    normal for the means: the posterior predictive clustering check must flag them, and must
+    not flag models drawn from a normal."""
+    import numpy as np
+
+    from snrstat.decision.calibration import cluster_check, simulate_records
+    from snrstat.decision.joint import two_scale_posterior
+
+    rng = np.random.default_rng(4)
+    centre = np.repeat([0.0, 0.03, 0.06], 4)
+    theta_t = 0.6 + centre + 0.002 * rng.standard_normal(12)
+    theta_s = 0.5 + 0.7 * centre + 0.002 * rng.standard_normal(12)
+    rec_s = simulate_records(rng, theta_s, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.004)
+    rec_t = simulate_records(rng, theta_t, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.004)
+    flagged = cluster_check(two_scale_posterior(rec_s, rec_t, warmup=400, steps=800, thin=8, random_seed=1), seed=1)
+    q = rng.standard_normal(12)
+    rec_s = simulate_records(rng, 0.5 + 0.02 * q, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.004)
+    rec_t = simulate_records(rng, 0.6 + 0.03 * q, runs=1, last_n=5, sigma_run=0.0, sigma_ckpt=0.004)
+    normal = cluster_check(two_scale_posterior(rec_s, rec_t, warmup=400, steps=800, thin=8, random_seed=2), seed=2)
+    assert flagged["p"] < 0.05 < normal["p"], (flagged, normal)

@@ -38,7 +38,7 @@ def ladder_like(tmp_path):
 
 def test_decide_json(ladder_like, capsys):
     assert run(["decide", "--data", str(ladder_like), "--task", "qa", "--fast", "--json", "--draws", "400",
-                "--seeds", "2", "--last-n", "3"]) == 0
+                "--plan-seeds", "2", "--plan-last-n", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["metric"] == "acc" and (out["small"], out["target"]) == ("150M", "1B")
     da = out["decision_accuracy"]
@@ -46,7 +46,7 @@ def test_decide_json(ladder_like, capsys):
     assert da["median"] == pytest.approx(0.9)  # checkpoint noise is tiny: the posterior agrees
     assert 0 <= da["lo"] <= da["median"] <= da["hi"] <= 1
     assert -1 <= out["rho"]["lo"] <= out["rho"]["median"] <= out["rho"]["hi"] <= 1
-    assert out["planned"]["seeds"] == 2 and 0.5 < out["planned"]["predicted_decision_accuracy"] <= 1
+    assert out["planned"]["plan_seeds"] == 2 and 0.5 < out["planned"]["predicted_decision_accuracy"] <= 1
 
 
 def test_decide_table_and_all_tasks(ladder_like, capsys):

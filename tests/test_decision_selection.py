@@ -78,3 +78,18 @@ def test_rank_tasks_orders_by_posterior_snr():
     assert (table["snr_lo"] <= table["snr_median"]).all() and (table["snr_median"] <= table["snr_hi"]).all()
     with pytest.raises(DataError, match="at least one fit"):
         rank_tasks({})
+
+
+def test_a_constant_subtask_is_left_out_by_name_and_the_rest_ranked():
+    import snrstat
+
+    frame = snrstat.load_dataset("pythia")
+    rows = frame[(frame["task"] == "mmlu") & (frame["metric"] == "acc") & (frame["size"] == "160m")
+                 & frame["model"].isin(["pile", "pile-deduped"])].copy()
+    subjects = sorted(rows["subtask"].unique())[:4]
+    rows = rows[rows["subtask"].isin(subjects)]
+    frozen = rows["subtask"] == subjects[0]
+    rows.loc[frozen, "value"] = 0.25
+    with pytest.warns(UserWarning, match=subjects[0]):
+        result = select_subtasks(rows, task="mmlu", metric="acc", draws=200, search_draws=100, random_seed=1)
+    assert subjects[0] not in set(result.subtasks["subtask"]) and len(result.subtasks) == 3

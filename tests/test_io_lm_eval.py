@@ -208,3 +208,67 @@ def test_full_pythia_folder(shared_data):
     assert mmlu["subtask"].nunique() == 57
     # One benchmark size per (task, subtask) across all checkpoints.
     assert (frame.groupby(["task", "subtask"], dropna=False)["n_items"].nunique() <= 1).all()
+
+
+# --- every vintage, whole directory trees, the model from the path -------------------------
+
+def test_real_v03_and_v04_files_in_one_tree(fixtures):
+    frame = snrstat.read_lm_eval(fixtures / "lm_eval_vintages")
+    runs = frame.groupby(["model", "size"]).size().to_dict()
+    assert runs == {("SmerkyG/RWKV7-Goose-0.1B-Pile-HF", "0.1B"): 2, ("bigscience/bloom-1b1", "1b1"): 6,
+                    ("bigscience/bloom-560m", "560m"): 6}
+    rwkv = one(frame, model="SmerkyG/RWKV7-Goose-0.1B-Pile-HF", metric="acc")
+    assert rwkv["value"] == pytest.approx(0.4577915777217155) and rwkv["n_items"] == 5153
+    assert snrstat.schema.size_order(frame["size"].unique()) == ["0.1B", "560m", "1b1"]
+
+
+def test_oldest_layout_and_results_list_take_the_model_from_the_path(tmp_path):
+    # the oldest harness wrote only results and versions; some tools write results as a list
+    old = tmp_path / "out" / "mylab__tiny-70m" / "zero-shot" / "step2000.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"results": {"piqa": {"acc": 0.6, "acc_stderr": 0.01}}, "versions": {"piqa": 0}}))
+    listed = tmp_path / "out" / "other-1.4b" / "results_step3000.json"
+    listed.parent.mkdir(parents=True)
+    listed.write_text(json.dumps({"results": [{"task": "piqa", "acc": 0.7}, ["arc_easy", {"acc": 0.5}]],
+                                  "config": {"model": "hf-causal", "model_args": "pretrained=/scratch/ckpts/step3000"}}))
+    frame = snrstat.read_lm_eval(tmp_path / "out")
+    got = frame.set_index(["model", "task"])[["size", "step", "value"]].sort_index()
+    assert got.loc[("mylab/tiny-70m", "piqa")].tolist() == ["70m", 2000, 0.6]
+    # pretrained= a local path: its last component that names a model ("ckpts"), size from the folder
+    assert got.loc[("ckpts", "piqa")].tolist() == ["1.4b", 3000, 0.7]
+    assert got.loc[("ckpts", "arc_easy")].tolist() == ["1.4b", 3000, 0.5]
+
+
+def test_identifiers_from_callables_and_a_path_pattern(tmp_path):
+    for model, size, step in (("mixA", "150M", 100), ("mixB", "150M", 100), ("mixA", "1B", 200)):
+        path = tmp_path / model / size / f"step{step}" / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"results": {"piqa": {"acc": 0.5 + step / 1000}}, "config": {"model": "hf"}}))
+    frame = snrstat.read_lm_eval(tmp_path, path_pattern="{model}/{size}/step{step}")
+    assert sorted(map(tuple, frame[["model", "size", "step"]].astype(str).values.tolist())) == [
+        ("mixA", "150M", "100"), ("mixA", "1B", "200"), ("mixB", "150M", "100")]
+    regex = snrstat.read_lm_eval(tmp_path, path_pattern=r"(?P<model>mix\w)/(?P<size>[^/]+)/step(?P<step>\d+)",
+                                 seed=lambda p: "7")
+    assert set(regex["seed"]) == {"7"} and regex["step"].tolist() == frame["step"].tolist()
+    named = snrstat.read_lm_eval(tmp_path, model=lambda p: p.parts[-4].lower(), size="x",
+                                 step=lambda p: int(p.parts[-2][4:]))
+    assert set(named["model"]) == {"mixa", "mixb"} and set(named["size"]) == {"x"}
+
+
+def test_foreign_files_are_skipped_with_one_warning(fixtures, tmp_path):
+    shutil.copytree(fixtures / "lm_eval_vintages", tmp_path / "tree")
+    (tmp_path / "tree" / "v03" / "notes.json").write_text(json.dumps({"comment": "not results"}))
+    (tmp_path / "tree" / "v03" / "broken.json").write_text("{")
+    with pytest.warns(UserWarning, match=r"skipped 2 file\(s\).*broken\.json: not valid JSON.*notes\.json: no 'results'"):
+        frame = snrstat.read_lm_eval(tmp_path / "tree", on_error="skip")
+    assert len(frame) == 14
+
+
+def test_same_checkpoint_at_two_shot_counts_stays_apart(tmp_path):
+    for shots in (0, 5):
+        path = tmp_path / f"{shots}shot" / "r.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps({"results": {"piqa": {"acc": 0.5 + shots / 100}},
+                                    "config": {"model_args": "pretrained=org/m-1b,revision=step10", "num_fewshot": shots}}))
+    frame = snrstat.read_lm_eval(tmp_path)
+    assert sorted(frame["num_fewshot"].tolist()) == [0, 5] and frame["size"].tolist() == ["1b", "1b"]

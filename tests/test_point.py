@@ -55,6 +55,10 @@ def test_snr_is_ratio_or_inf_never_nan(sig_scores, noise_scores):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         snr = point.signal_to_noise_ratio(sig_scores, noise_scores)
+    if max(noise_scores) == min(noise_scores) and max(sig_scores) == min(sig_scores):
+        assert math.isnan(snr)  # 0/0: constant scores, undefined (science.md section 5)
+        assert any(issubclass(w.category, point.UndefinedSNRWarning) for w in caught)
+        return
     assert not math.isnan(snr)
     if max(noise_scores) == min(noise_scores):
         assert snr == math.inf
@@ -64,9 +68,12 @@ def test_snr_is_ratio_or_inf_never_nan(sig_scores, noise_scores):
         assert snr == pytest.approx(expected, rel=1e-12)
 
 
-def test_constant_noise_gives_inf_with_warning_even_without_signal():
+def test_constant_scores_give_undefined_snr_not_inf():
+    # signal and noise both 0: 0/0 is undefined (science.md section 5), NaN with a warning
+    with pytest.warns(point.UndefinedSNRWarning, match="constant"):
+        assert math.isnan(point.signal_to_noise_ratio([0.5, 0.5], [0.3, 0.3, 0.3]))
     with pytest.warns(InfiniteSNRWarning):
-        assert point.signal_to_noise_ratio([0.5, 0.5], [0.3, 0.3, 0.3]) == math.inf
+        assert point.signal_to_noise_ratio([0.4, 0.5], [0.3, 0.3, 0.3]) == math.inf
     assert issubclass(InfiniteSNRWarning, RuntimeWarning)
 
 

@@ -1,4 +1,4 @@
-"""snrstat.table (vectorised tables) against a per-group numpy reference, and ``snrstat table``."""
+"""snrstat.point.table (vectorised tables) against a per-group numpy reference, and ``snrstat table``."""
 
 import argparse
 import json
@@ -17,7 +17,7 @@ from snrstat import point
 from snrstat.commands import table as table_cmd
 from snrstat.point import InfiniteSNRWarning
 from snrstat.schema import DataError, validate
-from snrstat.table import decision_table, snr_table
+from snrstat.point.table import decision_table, snr_table
 
 FAST = settings(max_examples=30, deadline=None, derandomize=True)
 SIZES = {"60M": 6e7, "150M": 1.5e8, "1B": 1.2e9}

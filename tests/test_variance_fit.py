@@ -141,3 +141,21 @@ def test_continuous_metric_uses_a_normal_likelihood():
     assert f.spec["likelihood"] == "normal" and "sigma_binom" not in s.index
     assert s.loc["sigma_ckpt", "lo"] <= 0.01 <= s.loc["sigma_ckpt", "hi"]
     assert s.loc["grand_mean", "median"] == pytest.approx(frame["value"].mean(), abs=0.05)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_all_zero_or_all_one_scores_are_refused_before_sampling(sim, value):
+    frame = sim[0].assign(value=value)
+    with pytest.raises(snrstat.DataError, match="every score is .* SNR is undefined"):
+        fit_variance(frame, **FAST)
+
+
+def test_default_window_is_the_papers_last_five(sim):
+    frame, _ = simulate(n_models=3, n_seeds=1, n_ckpt=8, n_items=500, random_seed=3)
+    from snrstat.variance.records import select_records
+
+    assert select_records(frame).table.groupby("run")["step"].size().eq(8).all()
+    import inspect
+
+    assert inspect.signature(fit_variance).parameters["last_n"].default == 5
+    assert inspect.signature(fit_variance_many).parameters["last_n"].default == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from snrstat.commands._common import add_seed_argument, console, esc, load_frame, name_column, print_json
+from snrstat.inference.batch import add_cluster_arguments, cluster_from_args
 
 
 def add_parser(sub) -> None:
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--only", choices=("variance", "scaling"), default=None,
                         help="rebuild only the variance fits or only the scaling-law fits")
     add_seed_argument(parser, what="random seed of every fit")
+    add_cluster_arguments(parser)
     parser.add_argument("--wide", action="store_true", help="one line per row, however wide the terminal")
     parser.add_argument("--json", action="store_true", help="print the listing as JSON")
     parser.set_defaults(func=run)
@@ -26,8 +28,9 @@ def run(args) -> int:
 
     names = list(REFERENCE_SETS) if args.data == "all" else [args.data]
     if args.rebuild:
-        for name in names:
-            rebuild(name, only=args.only, seed=args.random_seed)
+        with cluster_from_args(args):  # --scheduler / --workers: the variance fits run on Dask
+            for name in names:
+                rebuild(name, only=args.only, seed=args.random_seed)
     listing = list_models()
     if args.json:
         print_json(listing, indent=1)
@@ -74,6 +77,6 @@ def _render(listing: list[dict], args=None) -> None:
     table.add_column("diagnostics")
     for row in listing:
         kb = "–" if row["bytes"] is None else f"{row['bytes'] / 1024:.0f}"
-        health = row.get("problem") or ("ok" if row["ok"] else "FAILED")
+        health = "unreadable file" if row["kind"] == "unreadable" else ("ok" if row["ok"] else "FAILED")
         table.add_row(esc(row["name"]), esc(row["kind"]), kb, esc(health))
     console(args).print(table)

@@ -38,7 +38,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--checkpoints", type=positive_int, dest="last_n", action=DeprecatedAlias, new="--last-n")
     parser.add_argument("--runs", default="auto", metavar="{auto,paper,all,LABELS}",
                         help="training runs the law is fitted on: 'paper' (the paper's 190M-3B runs, 1xC "
-                             "replicates included), 'all' (every run in the data that is not a target), or "
+                             "replicates included), 'all' (every run in the data with known params and tokens that is not a target or a "
+                             "variant of one, such as peteish7-anneal), or "
                              "comma-separated labels such as 190M-1xC,1B-2xC,1B-1xC-rerun; 'auto' (default) is "
                              "'paper' when the data hold all of its runs, else 'all' (a ladder without "
                              "replicate runs fits)")
@@ -57,9 +58,14 @@ def choose_runs(frame, spec: str, targets) -> list | None:
     from snrstat.scaling.ladder import PAPER_TRAIN_RUNS, parse_run
     from snrstat.schema import DataError
 
-    present = {tuple("0" if v is None or v != v else str(v) for v in row)
-               for row in frame[["model", "size", "seed"]].astype(object).itertuples(index=False)}
-    everything = sorted(r for r in present if r[0] not in set(targets))
+    keys = frame[["model", "size", "seed"]].astype(object).where(frame[["model", "size", "seed"]].notna(), "0")
+    keys = keys.astype(str)
+    present = set(map(tuple, keys.drop_duplicates().to_numpy().tolist()))
+    # runs with both N and D known, that are neither a target nor a variant of one (<target>-...)
+    known = frame["params"].notna() & frame["tokens"].notna()
+    usable = set(map(tuple, keys[known].drop_duplicates().to_numpy().tolist()))
+    everything = sorted(r for r in usable
+                        if r[0] not in set(targets) and not any(r[0].startswith(f"{t}-") for t in targets))
     if spec == "paper":
         return None
     if spec == "auto":
@@ -89,7 +95,7 @@ def run(args) -> int:
         warnings.simplefilter("ignore")  # the health line below says it, with advice
         fit = fit_scaling_law(frame, task, checkpoints=checkpoints, one_step=args.one_step, targets=targets,
                               train_runs=runs, random_seed=args.random_seed,
-                              progress=not (args.quiet or args.json), **settings)
+                              progress=not (getattr(args, "quiet", False) or args.json), **settings)
     pred = fit.predictions()
     if args.json:
         print_json({
@@ -118,8 +124,8 @@ def run(args) -> int:
                       f"{r.lo50:.3f}–{r.hi50:.3f}", f"{r.lo90:.3f}–{r.hi90:.3f}", inside)
     out.print(table)
     d = fit.diagnostics
-    health = "[green]ok[/]" if d.ok else "[bold red]FAILED[/]: " + "; ".join(d.messages)
-    console.print(f"sampler: {health} (max R-hat {d.max_r_hat:.3f}, min ESS {d.min_ess_bulk:.0f}/"
-                  f"{d.min_ess_tail:.0f}, {d.divergences} divergences); "
-                  f"{fit.timing['compile_s']:.0f} s compile + {fit.timing['sample_s']:.0f} s sampling")
+    health = "[green]ok[/]" if d.ok else "[bold red]FAILED[/]: " + esc("; ".join(d.messages))
+    out.print(f"sampler: {health} (max R-hat {d.max_r_hat:.3f}, min ESS {d.min_ess_bulk:.0f}/"
+              f"{d.min_ess_tail:.0f}, {d.divergences} divergences); "
+              f"{fit.timing['compile_s']:.0f} s compile + {fit.timing['sample_s']:.0f} s sampling")
     return 0

@@ -3,13 +3,21 @@ scale and the decision accuracy of each smaller scale against the target scale."
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 
-from snrstat.commands._common import add_data_argument, load_frame
+from snrstat.commands._common import (
+    add_data_argument,
+    add_last_n_argument,
+    console,
+    esc,
+    load_frame,
+    print_blocks,
+    print_json,
+)
+from snrstat.point._core import CONSTANT_REASON
 from snrstat.point._frame import size_rank
 from snrstat.schema import DataError
 
@@ -23,16 +31,18 @@ def add_parser(sub) -> None:
             "run scored by the mean of its last N checkpoints, noise per --mode. Decision accuracy: each "
             "run's final checkpoint, seeds averaged per model, against the largest scale sharing >= 2 "
             "models. With --json, infinite SNRs are written as null with \"snr_infinite\": true, and "
-            "undefined values (one model, one checkpoint) as null with \"snr_infinite\": false."
+            "undefined values (one model, one checkpoint, constant scores) as null with \"snr_infinite\": false "
+            "and the reason in \"snr_undefined\". Task and metric names are never cut: other columns wrap, "
+            "or use --wide."
         ),
     )
     add_data_argument(parser)
     parser.add_argument("--metric", default=None, metavar="M", help="only this metric (default: all)")
-    parser.add_argument("--last-n", type=int, default=5, metavar="N",
-                        help="checkpoints averaged per run for the SNR (default 5)")
+    add_last_n_argument(parser, what="checkpoints averaged per run for the SNR")
     parser.add_argument("--mode", choices=("per_run", "reference"), default="per_run",
                         help="noise: pooled within-run spread (default) or the paper's quick-start "
                              "(all scores flattened; SNR capped at sqrt(2k))")
+    parser.add_argument("--wide", action="store_true", help="one line per row, however wide the terminal")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
 
@@ -40,7 +50,7 @@ def add_parser(sub) -> None:
 def compute(frame: pd.DataFrame, *, metric=None, last_n: int = 5, mode: str = "per_run") -> dict:
     """The numbers behind the table: ``snr`` (one row per task, metric, size), ``decision``
     (every pair of scales), ``targets`` (the target size per task and metric)."""
-    from snrstat.table import decision_table, snr_table
+    from snrstat.point.table import decision_table, snr_table
 
     snr = snr_table(frame, last_n=last_n, mode=mode, metric=metric)
     decision = decision_table(frame, last_n=1, metric=metric)
@@ -72,7 +82,7 @@ def run(args) -> int:
     frame = load_frame(args.data)
     result = compute(frame, metric=args.metric, last_n=args.last_n, mode=args.mode)
     if args.json:
-        print(json.dumps(to_json(result, args), indent=2))
+        print_json(to_json(result, args))
     else:
         render(result, args)
     return 0
@@ -91,6 +101,7 @@ def to_json(result: dict, args) -> dict:
             "n_models": int(r.n_models), "n_runs": int(r.n_runs),
             "signal": _num(r.signal), "noise": _num(r.noise), "snr": _num(r.snr),
             "snr_infinite": bool(np.isinf(r.snr)),
+            **({"snr_undefined": _why_undefined(r)} if np.isnan(r.snr) else {}),
         }
         for r in result["snr"].itertuples(index=False)
     ]
@@ -112,17 +123,26 @@ def to_json(result: dict, args) -> dict:
     return out
 
 
-def _fmt_snr(v: float) -> str:
+def _why_undefined(r) -> str:
+    """Why an SNR is NaN: constant scores, one model, or no run with two checkpoints."""
+    if r.signal == 0 and r.noise == 0:
+        return CONSTANT_REASON
+    if r.n_models < 2:
+        return "undefined: fewer than two models"
+    if np.isnan(r.noise):
+        return "undefined: no run has two checkpoints in its window, or the mean score is 0"
+    return "undefined: the mean score is 0"
+
+
+def _fmt_snr(v: float, constant: bool = False) -> str:
     if np.isinf(v):
         return "inf"
+    if constant:
+        return "undef"
     return "–" if np.isnan(v) else f"{v:.1f}"
 
 
 def render(result: dict, args) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
     snr, decision, targets = result["snr"], result["decision"], result["targets"]
     snr = snr.assign(size=snr["size"].fillna("-"))
     by_size = snr.groupby("size", sort=False)["params"].median()
@@ -132,43 +152,38 @@ def render(result: dict, args) -> None:
         ["task", "metric"])["target"].transform("last").to_numpy()]
     smalls = [s for s in sizes if s in set(last["small"])]
 
-    table = Table(title=f"Signal and noise ({args.data}; last {args.last_n} checkpoints, noise: {args.mode})",
-                  box=box.SIMPLE_HEAD)
-    table.add_column("task", no_wrap=True)
-    table.add_column("metric", no_wrap=True)
-    for s in sizes:
-        table.add_column(f"SNR\n{s}", justify="right")
-    for s in smalls:
-        table.add_column(f"DA\n{s}", justify="right")
-    table.add_column("target", justify="right")
     scaling = result["scaling"]
     scaling_targets = [] if scaling is None else list(dict.fromkeys(scaling["target"]))
-    for target in scaling_targets:
-        table.add_column(f"law err\n{target}", justify="right")
     law_err = {} if scaling is None else {
         (r.task, r.metric, r.target): r.rel_error for r in scaling.itertuples(index=False)}
-
     snr_wide = snr.pivot(index=["task", "metric"], columns="size", values="snr")
+    constant = snr.assign(c=(snr["signal"] == 0) & (snr["noise"] == 0)).pivot(
+        index=["task", "metric"], columns="size", values="c")
     da_wide = last.pivot(index=["task", "metric"], columns="small", values="decision_accuracy")
-    for (task, metric) in snr_wide.index:
-        cells = [task, metric]
-        cells += [_fmt_snr(snr_wide.at[(task, metric), s]) if s in snr_wide.columns else "–" for s in sizes]
-        for s in smalls:
-            v = da_wide.at[(task, metric), s] if (task, metric) in da_wide.index and s in da_wide.columns else np.nan
+    keys = list(snr_wide.index)
+    columns = []
+    for s in sizes:
+        columns.append((f"SNR\n{esc(s)}", [
+            _fmt_snr(snr_wide.at[k, s], bool(constant.at[k, s] == True)) if s in snr_wide.columns else "–"  # noqa: E712
+            for k in keys]))
+    for s in smalls:
+        cells = []
+        for k in keys:
+            v = da_wide.at[k, s] if k in da_wide.index and s in da_wide.columns else np.nan
             cells.append("–" if pd.isna(v) else f"{100 * v:.0f}%")
-        cells.append(str(targets.get((task, metric), "–")))
-        for target in scaling_targets:
-            err = law_err.get((task, metric, target), np.nan)
-            cells.append("–" if pd.isna(err) else f"{100 * err:.1f}%")
-        table.add_row(*cells)
-    console = Console()
-    if not console.is_terminal:  # redirected output: print the whole table, not an 80-column squeeze
-        console = Console(width=max(120, 14 * (len(sizes) + len(smalls)) + 40))
-    console.print(table)
+        columns.append((f"DA\n{esc(s)}", cells))
+    columns.append(("target", [esc(targets.get(k, "–")) for k in keys]))
+    for target in scaling_targets:
+        columns.append((f"law err\n{esc(target)}", [
+            "–" if pd.isna(e := law_err.get((*k, target), np.nan)) else f"{100 * e:.1f}%" for k in keys]))
+    out = console(args)
+    print_blocks(out, f"Signal and noise ({esc(args.data)}; last {args.last_n} checkpoints, noise: {args.mode})",
+                 [("task", [k[0] for k in keys]), ("metric", [k[1] for k in keys])], columns,
+                 wide=bool(getattr(args, "wide", False)))
     shared = f" (here {int(last['n_models'].min())}-{int(last['n_models'].max())} models)" if len(last) else ""
-    console.print(
+    out.print(
         "SNR = signal / noise (Heineman et al. 2025); '–' = undefined (one model, or no run with two "
-        "checkpoints). DA = decision accuracy against the target size: final checkpoints, seeds averaged, "
+        "checkpoints); 'undef' = constant scores (signal and noise both 0). DA = decision accuracy against the target size: final checkpoints, seeds averaged, "
         f"over the models present at both sizes{shared}; --json gives n_models per pair."
         + ("" if scaling is None else " law err = |predicted - actual| / actual of the paper's two-step "
            "scaling law (bpb -> accuracy) fitted on the ladder runs 190M-3B, at the target run's "

@@ -14,6 +14,7 @@ reported P(subset SNR > full-suite SNR) conditions on the data but not on the se
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +24,9 @@ import pandas as pd
 from snrstat.decision._draws import check_scalar_draws, fit_draws, interval, stack_samples
 from snrstat.decision._window import last_checkpoints, pick_records
 from snrstat.decision.normal_model import fit_window
+from snrstat.inference import renamed
 from snrstat.schema import RUN_COLUMNS, DataError, run_ids
+from snrstat.select import DEFAULT_LAST_N
 
 
 def rank_tasks(fits: Mapping[str, object], *, level: float = 0.9, snr_name: str = "snr") -> pd.DataFrame:
@@ -147,13 +150,14 @@ def select_subtasks(
     metric: str | None = None,
     size: str | Sequence[str] | None = None,
     by: Sequence[str] | None = None,
-    last_n: int = 5,
+    last_n: int = DEFAULT_LAST_N,
     k: int | None = None,
     method: str = "topk",
     level: float = 0.9,
     draws: int = 1000,
     search_draws: int = 300,
-    seed: int = 0,
+    random_seed: int = 0,
+    seed: int | None = None,
 ) -> SelectionResult:
     """Pick the subtasks of a suite whose aggregate has the highest posterior SNR.
 
@@ -169,14 +173,23 @@ def select_subtasks(
     posterior median SNR, stopping at ``k`` or when nothing helps. The paper's selection
     (top k by point SNR, k chosen the same way on the point aggregate SNR when k=None) is
     reported beside it. ``search_draws`` draws are used while searching, ``draws`` for
-    the reported posteriors.
+    the reported posteriors. A subtask whose scores are constant (0/0: no signal, no noise)
+    is left out with a warning that names it; the rest of the suite is still ranked.
+    ``seed`` is the old name of ``random_seed`` (deprecated).
     """
+    from snrstat.point.small_scale import without_constant_subtasks
+
+    seed = renamed("seed", seed, "random_seed", random_seed)
     if method not in ("topk", "greedy"):
         raise DataError(f"method must be 'topk' or 'greedy', got {method!r}")
     rows = pick_records(frame, task=task, metric=metric, size=size, subtask=None)
     rows = rows[rows["subtask"].notna()]
     if rows.empty:
         raise DataError(f"task {task!r} has no subtask rows (column 'subtask' is empty)")
+    rows, frozen = without_constant_subtasks(rows, task, last_n)
+    if frozen:
+        warnings.warn(f"task {task!r}: subtask(s) {frozen} have constant scores (SNR undefined) and are left out "
+                      "of the selection", UserWarning, stacklevel=2)
     if by is None:
         by = ("model", "size") if rows["size"].nunique() > 1 else ("model",)
     suite = _Suite(rows, by, last_n)

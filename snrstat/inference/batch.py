@@ -233,6 +233,35 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def add_cluster_arguments(parser) -> None:
+    """``--scheduler ADDRESS`` and ``--workers N`` on a command that runs batches of fits."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the fits on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 "
+                             "(pip install 'snrstat[dask]'; same numbers as without it)")
+    parser.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+                        help="run the fits on a local Dask cluster of N worker processes")
+
+
+def cluster_from_args(args):
+    """:func:`using_client` for the ``--scheduler`` / ``--workers`` of a parsed command line."""
+    scheduler, workers = getattr(args, "scheduler", None), getattr(args, "workers", None)
+    if scheduler is not None and workers is not None:
+        raise DataError("--workers starts a local cluster; a --scheduler has its own workers: give one of them")
+    return using_client(scheduler, workers)
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 # ---------------------------------------------------------------------------- the runner
 def fit_many(specs: Iterable[FitSpec], data=None, *, client=None, workers: int | None = None, store=None,
              random_seed: int = 0, finish=None, progress: bool = True, retries: int = 1) -> FitBatch:
@@ -299,14 +328,14 @@ def fit_many(specs: Iterable[FitSpec], data=None, *, client=None, workers: int |
     by_name = {s.name: s for s in specs}
     if todo:
         with _Bar(progress, len(specs), len(specs) - len(todo)) as bar:
-            target = client if client is not None or workers is not None else _AMBIENT.get()
+            target = client if client is not None else ("local" if workers is not None else _AMBIENT.get())
             if target is None:
                 for s in todo:
                     receive(_run_spec(s, frames.get(s.data), plan[s.name], None, finish_name))
                     bar.advance(s.name, failed=s.name in failures)
             else:
                 with _opened(target, workers) as c:
-                    _run_dask(c, todo, frames, plan, finish_name, retries, receive, bar, failures)
+                    _run_dask(c, todo, frames, digests, plan, finish_name, retries, receive, bar, failures)
 
     out = FitBatch((s.name, done[s.name]) for s in specs if s.name in done)
     out.failures = {s.name: failures[s.name] for s in specs if s.name in failures}
@@ -320,7 +349,7 @@ def fit_many(specs: Iterable[FitSpec], data=None, *, client=None, workers: int |
     return out
 
 
-def _run_dask(client, todo, frames, plan, finish_name, retries, receive, bar, failures) -> None:
+def _run_dask(client, todo, frames, digests, plan, finish_name, retries, receive, bar, failures) -> None:
     from distributed import as_completed
 
     import dask
@@ -331,7 +360,7 @@ def _run_dask(client, todo, frames, plan, finish_name, retries, receive, bar, fa
     scattered = {}
     with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1 TiB"}):
         for k in sorted({s.data for s in todo if s.data is not None}):
-            scattered[k] = client.submit(_hold, frames[k], key=f"snrstat-data-{k}-{_frame_hash(frames[k])[:16]}",
+            scattered[k] = client.submit(_hold, frames[k], key=f"snrstat-data-{k}-{digests[k][:16]}",
                                          pure=False)
     futures = {}
     for s in todo:
@@ -454,8 +483,19 @@ def _stored(root: Path, spec: FitSpec, key: str):
     except Exception as exc:  # damaged, edited, another format: fit again
         log.info("refitting %s: stored file not usable (%s)", spec.name, exc)
         return None
-    info = (getattr(fit, "config", None) or {}).get("batch") or {}
-    return fit if info.get("key") == key else None
+    info = _saved_config(fit).get("batch") or {}
+    if info.get("key") != key:
+        return None
+    _tag(fit, info)  # a kind that rebuilds its config from parts drops the entry on loading
+    return fit
+
+
+def _saved_config(fit) -> dict:
+    """The configuration as saved in the file (checked against the id hash by load_fit_file)."""
+    try:
+        return json.loads(fit.idata.attrs["snrstat_config"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return getattr(fit, "config", None) or {}
 
 
 def _store_path(root: Path, spec: FitSpec) -> Path:

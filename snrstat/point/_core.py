@@ -21,7 +21,15 @@ SIGNAL_KINDS = ("range", "rel_std", "range_raw", "std_raw")
 
 
 class InfiniteSNRWarning(RuntimeWarning):
-    """The noise is exactly 0, so the SNR is reported as +inf (never NaN)."""
+    """The noise is exactly 0 while the signal is not, so the SNR is reported as +inf."""
+
+
+class UndefinedSNRWarning(RuntimeWarning):
+    """Signal and noise are both exactly 0 (constant scores): the SNR 0/0 is undefined, NaN."""
+
+
+#: The reason given wherever an SNR is NaN because signal and noise are both 0.
+CONSTANT_REASON = "undefined: constant scores (signal and noise both 0)"
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +44,18 @@ def warn_infinite(where: str) -> None:
         f"noise is 0 {where}: the SNR is reported as +inf (scores that never move cannot "
         "hide a difference; check that the window really holds distinct checkpoints)",
         InfiniteSNRWarning,
+        stacklevel=level,
+    )
+
+
+def warn_undefined(where: str) -> None:
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(
+        f"signal and noise are both 0 {where}: the scores are constant, so the SNR (0/0) is undefined "
+        "and reported as NaN; such a benchmark cannot rank models",
+        UndefinedSNRWarning,
         stacklevel=level,
     )
 
@@ -108,11 +128,15 @@ def noise(scores) -> float:
 def signal_to_noise_ratio(signal_scores, noise_scores, kind: str = "range") -> float:
     """SNR = ``signal(signal_scores, kind) / noise(noise_scores)`` (Heineman et al. 2025).
 
-    A noise of exactly 0 gives ``+inf`` with an :class:`InfiniteSNRWarning`, also when the
-    signal is 0 too: the result is never NaN.
+    A noise of exactly 0 gives ``+inf`` with an :class:`InfiniteSNRWarning` when the signal
+    is positive; when the signal is 0 too (constant scores) the ratio 0/0 is undefined: NaN with
+    an :class:`UndefinedSNRWarning` (science.md section 5), never ranked as the best benchmark.
     """
     sig = signal(signal_scores, kind)
     noi = noise(noise_scores)
+    if noi == 0 and sig == 0:
+        warn_undefined("in the scores")
+        return float("nan")
     if noi == 0:
         warn_infinite("in the noise scores")
         return float("inf")

@@ -8,14 +8,13 @@ loop per group, model or run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from snrstat.point._core import SIGNAL_KINDS, warn_infinite
-from snrstat.schema import DataError
+from snrstat.point._core import SIGNAL_KINDS, warn_infinite, warn_undefined
+from snrstat.schema import DataError, parse_size
 
 #: Columns (besides the group's) that identify a run (science.md section 1).
 RUN_PARTS = ("model", "seed", "data_order")
@@ -42,6 +41,7 @@ def prepare(frame: pd.DataFrame, *, metric=None, subtasks: str = "mean") -> pd.D
         raise DataError(f"subtasks must be 'mean' or 'separate', got {subtasks!r}")
     if "item" in frame.columns and frame["item"].notna().any():
         raise DataError("the frame holds item-level records (column 'item'); aggregate them to one score per checkpoint first")
+    _refuse_hidden_settings(frame)
     if metric is not None:
         wanted = [metric] if isinstance(metric, str) else list(metric)
         absent = sorted(set(wanted) - set(frame["metric"].dropna().unique()))
@@ -78,6 +78,29 @@ def prepare(frame: pd.DataFrame, *, metric=None, subtasks: str = "mean") -> pd.D
     if out["subtask"].notna().any() and subtasks == "mean":
         out = _mean_over_subtasks(out)
     return out
+
+
+def _refuse_hidden_settings(frame: pd.DataFrame) -> None:
+    """Records that differ only in a setting that is not a schema column (``num_fewshot``,
+    ``split``) would be averaged or clash; refuse them, naming the setting and its values."""
+    from snrstat.schema import SETTING_COLUMNS
+
+    for col in SETTING_COLUMNS:
+        if col not in frame.columns or col in ("epoch", "log"):
+            continue
+        values = frame[col].dropna().unique()
+        if len(values) < 2:
+            continue
+        varies = frame.groupby(["task", "metric"], dropna=False)[col].nunique()
+        varies = varies[varies > 1]
+        if len(varies):
+            task, metric = varies.index[0]
+            shown = sorted(map(str, frame.loc[(frame["task"] == task), col].dropna().unique()))
+            raise DataError(
+                f"task {task!r} / {metric} holds records that differ only in {col!r} ({', '.join(shown)}), a "
+                f"setting snrstat does not analyse as a column; keep one value (frame[frame['{col}'] == ...]) "
+                f"or make it part of the task name (e.g. {task}_{shown[-1]}{'shot' if col == 'num_fewshot' else ''})"
+            )
 
 
 def _missing(n: int, dtype: str):
@@ -293,13 +316,18 @@ def group_noise(w: Windows, mode: str = "per_run") -> np.ndarray:
 
 
 def ratio(signal: np.ndarray, noise: np.ndarray, where: str = "") -> np.ndarray:
-    """signal / noise with noise 0 -> +inf (and a warning), never NaN for a defined signal."""
+    """signal / noise with noise 0 -> +inf for a positive signal (and a warning); signal and
+    noise both 0 (constant scores) -> NaN, undefined (and a warning)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = signal / noise
-    infinite = (noise == 0) & ~np.isnan(signal)
+    undefined = (noise == 0) & (signal == 0)
+    infinite = (noise == 0) & ~np.isnan(signal) & ~undefined
     if infinite.any():
         snr = np.where(infinite, np.inf, snr)
         warn_infinite(f"in {int(infinite.sum())} group(s){where}")
+    if undefined.any():
+        snr = np.where(undefined, np.nan, snr)
+        warn_undefined(f"in {int(undefined.sum())} group(s){where}")
     return snr
 
 
@@ -317,24 +345,16 @@ def group_table(w: Windows, *, mode: str, kind: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- sizes
 
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmbt]?)", re.IGNORECASE)
-_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
-
-
 def size_rank(labels, params=None) -> np.ndarray:
-    """Rank of each size label from small to large: by ``params`` where known (the median
-    over records is passed in), else by the number in the label ('190M', '1.4b'), else by
-    name after all numeric ones."""
+    """Rank of each size label from small to large, by :func:`snrstat.schema.size_order`'s
+    rule: ``params`` where known (the median over records is passed in), else the number in
+    the label ('190M', '1.4b'), else by name after all numeric ones."""
     labels = list(labels)
     params = np.full(len(labels), np.nan) if params is None else np.asarray(params, dtype=float)
     keys = []
     for label, p in zip(labels, params):
-        if np.isfinite(p):
-            keys.append((0, p, str(label)))
-            continue
-        hit = _SIZE.match(str(label)) if not pd.isna(label) else None
-        num = float(hit.group(1)) * _SCALE[hit.group(2).lower()] if hit else np.inf
-        keys.append((0 if np.isfinite(num) else 1, num, "" if pd.isna(label) else str(label)))
+        num = p if np.isfinite(p) else parse_size(label)
+        keys.append((0, num, str(label)) if np.isfinite(num) else (1, np.inf, "" if pd.isna(label) else str(label)))
     order = sorted(range(len(labels)), key=lambda i: keys[i])
     rank = np.empty(len(labels), dtype=np.int64)
     rank[order] = np.arange(len(labels))

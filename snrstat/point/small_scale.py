@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from snrstat.point import _frame
-from snrstat.point._core import warn_infinite
+from snrstat.point._core import UndefinedSNRWarning, warn_infinite, warn_undefined
 from snrstat.schema import DataError
 
 GROUP = ("task", "metric", "size")
@@ -38,8 +40,14 @@ def small_scale_snr(frame: pd.DataFrame, last_n: int = 5, mode: str = "per_run",
     score is the mean over its runs (seeds and data orders weigh equally); the signal is
     :func:`snrstat.point.signal` of ``kind`` over the per-model scores.
 
-    Noise, ``mode="per_run"`` (default): the within-run spread of the window, the same
-    quantity as the Bayesian "noise sd". With ``v_r`` the population variance (ddof=0) of
+    Noise, ``mode="per_run"`` (default): the within-run spread of the window. It *estimates*
+    the estimand of the Bayesian ``noise_sd`` (the sd of one checkpoint score around its run's
+    true mean, pooled over the models, :mod:`snrstat.variance.quantities`) but is not the same
+    number: the ddof=0 sd of a few checkpoints runs low, and the signal uses observed, noisy
+    model means, which run wide, so this SNR is biased upward with few checkpoints and models
+    (median x1.2 in simulation). Print it as the paper's number, beside the posterior of the
+    same estimand; one lying inside the other's interval is no validation.
+    With ``v_r`` the population variance (ddof=0) of
     run r's window and ``mu_r`` its mean, over the R runs with at least two scores in the
     window, ``noise = sqrt(mean_r v_r) / mean_r(mu_r)`` (root-mean of per-run variances
     over the grand mean of the runs' window means; every run weighs equally).
@@ -65,7 +73,7 @@ def small_scale_snr(frame: pd.DataFrame, last_n: int = 5, mode: str = "per_run",
         shown = w.groups.astype(str).agg("/".join, axis=1).tolist()
         raise DataError(
             f"small_scale_snr needs one (task, metric, size); the frame holds {w.n_groups}: {shown[:6]}"
-            f"{' ...' if len(shown) > 6 else ''}. Filter it, or use snrstat.table.snr_table"
+            f"{' ...' if len(shown) > 6 else ''}. Filter it, or use snrstat.snr_table"
         )
     if len(w.model_mean) < 2:
         raise DataError(f"signal needs at least two models; the frame holds only {list(w.model_name)}")
@@ -78,7 +86,10 @@ def small_scale_snr(frame: pd.DataFrame, last_n: int = 5, mode: str = "per_run",
             f"noise needs at least two scores in a window (last_n={last_n}); no run has two checkpoints, "
             "or the mean score is 0"
         )
-    if noi == 0:
+    if noi == 0 and sig == 0:
+        warn_undefined(f"for all {len(w.run_n)} run(s)")
+        snr = float("nan")
+    elif noi == 0:
         warn_infinite(f"for all {len(w.run_n)} run(s)")
         snr = float("inf")
     else:
@@ -95,6 +106,10 @@ def subtask_selection(frame: pd.DataFrame, task: str, last_n: int = 5, *, metric
     the mean over the k best subtasks, and its SNR is computed like
     :func:`small_scale_snr`. The paper found 16 of MMLU's 57 subjects beat all 57.
 
+    A subtask whose scores are constant over the last ``last_n`` checkpoints of every run (a
+    frozen subject: signal and noise both 0, SNR undefined) is left out with an
+    :class:`~snrstat.point.UndefinedSNRWarning` naming it; the rest are still ranked.
+
     Returns a frame indexed by k with columns ``snr``, ``signal``, ``noise``, ``subtasks``
     (tuple kept), ``added`` (the subtask added at k) and ``added_snr`` (its own SNR).
     ``metric`` and ``size`` must be given when the task has several.
@@ -109,6 +124,16 @@ def subtask_selection(frame: pd.DataFrame, task: str, last_n: int = 5, *, metric
     if "subtask" not in sub.columns or sub["subtask"].isna().any():
         raise DataError(f"task {task!r} needs a subtask on every record for subtask selection")
     df = _frame.prepare(sub, subtasks="separate")
+    frozen = constant_subtasks(df, last_n)
+    if frozen:
+        if len(frozen) == df["subtask"].nunique():
+            raise DataError(f"every subtask of {task!r} has constant scores in the last {last_n} checkpoints "
+                            f"({', '.join(frozen[:10])}): their SNR is undefined, nothing to rank")
+        warnings.warn(
+            f"subtask(s) {', '.join(frozen)} of {task!r} have constant scores in the last {last_n} checkpoints "
+            "(signal and noise both 0, SNR undefined) and are left out of the selection", UndefinedSNRWarning,
+            stacklevel=2)
+        df = df[~df["subtask"].isin(frozen).to_numpy()].reset_index(drop=True)
     w = _frame.windows(df, ("subtask",), last_n)
     if len(w.model_mean) < 2 * w.n_groups:
         raise DataError("signal needs at least two models in every subtask")
@@ -155,6 +180,36 @@ def subtask_selection(frame: pd.DataFrame, task: str, last_n: int = 5, *, metric
         "added_snr": own[order[ks - 1]],
     }, index=pd.Index(ks, name="k"))
     return out
+
+
+def constant_subtasks(frame: pd.DataFrame, last_n: int = 5) -> list[str]:
+    """Subtasks whose window scores (the last ``last_n`` checkpoints of every run) are all one
+    value: their signal and noise are both 0 and their SNR is undefined. ``frame`` holds one
+    task's records with a ``subtask`` on each (one metric and size)."""
+    if "subtask" not in frame.columns or frame["subtask"].isna().all():
+        return []
+    df = frame if "win" in frame.columns else _frame.prepare(frame, subtasks="separate")
+    w = _frame.windows(df, ("subtask",), last_n)
+    starts = np.flatnonzero(np.r_[True, w.win_group[1:] != w.win_group[:-1]])
+    lo = np.minimum.reduceat(w.win_value, starts)
+    hi = np.maximum.reduceat(w.win_value, starts)
+    names = w.groups["subtask"].astype(str).to_numpy()[w.win_group[starts]]
+    return sorted(names[lo == hi].tolist())
+
+
+def without_constant_subtasks(frame: pd.DataFrame, task: str, last_n: int = 5) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without the subtasks of ``task`` that are constant (see :func:`constant_subtasks`)
+    at some size and metric, and their names; other tasks' records are untouched."""
+    rows = frame[(frame["task"] == task).fillna(False).to_numpy(dtype=bool) & frame["subtask"].notna().to_numpy()]
+    frozen: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _, group in rows.groupby(["metric", "size"], dropna=False):
+            frozen.update(constant_subtasks(group, last_n))
+    if not frozen:
+        return frame, []
+    drop = (frame["task"] == task).fillna(False).to_numpy(dtype=bool) & frame["subtask"].isin(frozen).fillna(False).to_numpy(dtype=bool)
+    return frame[~drop], sorted(frozen)
 
 
 def _only(frame: pd.DataFrame, col: str, wanted) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import matplotlib
 
@@ -28,6 +29,9 @@ class Settings:
     last_n: int = 5
     random_seed: int = 0
     max_tasks: int | None = None
+    quiet: bool = False
+    #: folder where fits of data without saved reference fits are saved and reused (data hash checked)
+    store: Path | None = None
 
     @property
     def draws(self) -> int:
@@ -50,6 +54,12 @@ class Context:
     console: Console = field(default_factory=lambda: Console(stderr=True))
     failures: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: Bayesian fits behind the page: (section, fits sampled now, fits reused from disk, seconds)
+    fitted: list[tuple[str, int, int, float]] = field(default_factory=list)
+
+    def record_fits(self, section: str, sampled: int, reused: int, seconds: float) -> None:
+        """Say what a section fitted (or reused), so the page never claims diagnostics it did not run."""
+        self.fitted.append((section, int(sampled), int(reused), float(seconds)))
 
     def step(self, label: str):
         return _Timer(self, label)
@@ -71,7 +81,7 @@ class _Timer:
 
 def build_report(name: str, frame: pd.DataFrame, settings: Settings, sections) -> Document:
     """Run every section builder; failing sampler diagnostics are flagged at the top."""
-    ctx = Context(name=name, frame=frame, settings=settings)
+    ctx = Context(name=name, frame=frame, settings=settings, console=Console(stderr=True, quiet=settings.quiet))
     doc = Document(title=f"snrstat report: {name}")
     body, lead = [], []
     for builder in sections:
@@ -87,11 +97,19 @@ def build_report(name: str, frame: pd.DataFrame, settings: Settings, sections) -
         f"(last {settings.last_n} checkpoints, seed {settings.random_seed})."
     )
     doc.intro = intro
+    n_fits = sum(sampled + reused for _, sampled, reused, _ in ctx.fitted)
+    fitted = "; ".join(f"{section}: {sampled} fitted now, {reused} reused from saved fits, {seconds:.0f} s"
+                       for section, sampled, reused, seconds in ctx.fitted)
     if ctx.failures:
-        doc.add(Section("Fits that need attention", alert="\n\n".join(ctx.failures)))
+        doc.add(Section("Fits that need attention", alert="\n\n".join(ctx.failures)
+                        + (f"\n\nFits in this report: {fitted}." if fitted else "")))
+    elif n_fits:
+        doc.add(Section("Sampler health", ok=f"All {n_fits} Bayesian fits passed their diagnostics "
+                        "(R-hat <= 1.01, bulk and tail ESS >= 400, no divergences, BFMI > 0.3). "
+                        f"Fits in this report: {fitted}."))
     else:
-        doc.add(Section("Sampler health", ok="Every fit passed its diagnostics "
-                        "(R-hat <= 1.01, bulk and tail ESS >= 400, no divergences, BFMI > 0.3)."))
+        doc.add(Section("Sampler health", text="No Bayesian fit was run or loaded for this report, so there "
+                        "are no sampler diagnostics to report; the sections below are point estimates only."))
     for section in lead + body:
         doc.add(section)
     timing = pd.DataFrame({"seconds": ctx.timings}).rename_axis("step")

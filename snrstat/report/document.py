@@ -26,6 +26,15 @@ figure{margin:1em 0}figcaption{font-size:0.85em;color:#555}img{max-width:100%}
 """
 
 
+#: After the page loads, mark every figure that decoded (``data-shown="yes"``) and report any that
+#: did not as a console error, so a headless browser can check that every figure is shown.
+_CHECK_FIGURES = (
+    "<script>window.addEventListener('load',function(){for(const img of document.images){"
+    "if(img.complete&&img.naturalWidth>0){img.setAttribute('data-shown','yes')}"
+    "else{console.error('snrstat report: figure not shown: '+img.alt)}}});</script>"
+)
+
+
 @dataclass
 class Figure:
     figure: object  # matplotlib Figure
@@ -103,24 +112,28 @@ class Document:
                     f"<figure><img alt='{html.escape(fig.caption)}' src='data:image/png;base64,{data}'>"
                     f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
                 )
+        parts.append(_CHECK_FIGURES)
         parts.append("</body></html>")
         return "\n".join(p for p in parts if p)
 
     def _markdown(self) -> str:
-        lines = [f"# {self.title}", "", self.intro, ""]
+        """The Markdown twin; user text (task, model names) is HTML-escaped as in the HTML page,
+        so markup in a name is shown, never interpreted."""
+        lines = [f"# {_md(self.title)}", "", _md(self.intro), ""]
         for section in self.sections:
-            lines += [f"## {section.title}", ""]
+            lines += [f"## {_md(section.title)}", ""]
             for box in (section.alert, section.ok):
                 if box:
-                    lines += ["> " + line for line in box.splitlines()] + [""]
+                    lines += ["> " + _md(line) for line in box.splitlines()] + [""]
             if section.text:
-                lines += [section.text, ""]
+                lines += [_md(section.text), ""]
             for caption, table in section.tables:
                 if caption:
-                    lines += [f"### {caption}", ""]
+                    lines += [f"### {_md(caption)}", ""]
                 lines += [_markdown_table(table), ""]
             for fig in section.figures:
-                lines += [f"![{fig.caption}](figures/{fig.name}.png)", "", f"*{fig.caption}*", ""]
+                caption = _md(fig.caption).replace("[", "\\[").replace("]", "\\]")
+                lines += [f"![{caption}](figures/{fig.name}.png)", "", f"*{caption}*", ""]
         return "\n".join(lines)
 
 
@@ -141,12 +154,21 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{render(p)}</p>" for p in text.split("\n\n") if p.strip())
 
 
+def _md(text: str) -> str:
+    """Text for Markdown: ``<``, ``>`` and ``&`` as HTML entities (no raw HTML reaches a renderer)."""
+    return html.escape(str(text), quote=False)
+
+
+def _md_cell(text: str) -> str:
+    return _md(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _markdown_table(table: pd.DataFrame) -> str:
     frame = table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = [" -> ".join(str(p) for p in col if str(p)) for col in frame.columns]
-    cells = frame.map(lambda v: _fmt(v) if isinstance(v, float) else ("" if pd.isna(v) else str(v)))
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    cells = frame.map(lambda v: _fmt(v) if isinstance(v, float) else ("" if pd.isna(v) else _md_cell(v)))
+    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     rows = ["| " + " | ".join(row) + " |" for row in cells.astype(str).to_numpy().tolist()]
     return "\n".join([header, rule, *rows])

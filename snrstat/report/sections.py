@@ -17,7 +17,7 @@ SUMMARY_ROWS = ("snr", "snr_pop", "signal", "noise", "sigma_model", "sigma_seed"
 def point_estimates(ctx) -> Section:
     """The paper's point estimates"""
     from snrstat.reference import REFERENCE_SETS
-    from snrstat.table import decision_table, snr_table
+    from snrstat.point.table import decision_table, snr_table
 
     ref = REFERENCE_SETS.get(ctx.name)
     frame = ref.frame(ctx.frame) if ref else ctx.frame
@@ -42,22 +42,111 @@ def point_estimates(ctx) -> Section:
     return Section("The paper's point estimates", text=text, tables=tables)
 
 
+def plan(ctx):
+    """What the Bayesian sections fit: the bundled set's reference plan, or for any other data a
+    plan read off the data (:func:`custom_plan`); None when nothing can be fitted."""
+    from snrstat.reference import REFERENCE_SETS
+
+    if not hasattr(ctx, "_plan"):
+        ctx._plan = REFERENCE_SETS.get(ctx.name) or custom_plan(ctx.frame, ctx.name, ctx.settings.last_n)
+    return ctx._plan
+
+
+def custom_plan(frame: pd.DataFrame, name: str, last_n: int = 5):
+    """A reference-style plan for a user's data: per task the default metric (len_norm, acc, ...),
+    the smallest size that shares at least two models with a larger one as ``small`` and the
+    largest such size as ``target`` (one size only: just that size), and those common models.
+    Tasks are kept where every plan size has two or more models with two or more checkpoints per
+    run and scores that are not constant. None when no task qualifies."""
+    from snrstat.reference import ReferenceSet
+    from snrstat.schema import default_metric, size_order
+
+    whole = frame[frame["subtask"].isna()] if "subtask" in frame else frame
+    if "item" in whole.columns:
+        whole = whole[whole["item"].isna()]
+    if not len(whole):
+        return None
+    params = whole.groupby("size")["params"].median().to_dict()
+    sizes = [s for s in size_order(whole["size"].dropna().unique(), params)]
+    models = {s: set(whole.loc[whole["size"] == s, "model"]) for s in sizes}
+    pair = next(((a, b) for a in sizes for b in reversed(sizes)
+                 if sizes.index(b) > sizes.index(a) and len(models[a] & models[b]) >= 2), None)
+    if pair is not None:
+        chosen, common = pair, models[pair[0]] & models[pair[1]]
+    else:
+        single = next((s for s in sizes if len(models[s]) >= 2), None)
+        if single is None:
+            return None
+        chosen, common = (single,), models[single]
+    metrics = {}
+    rows = whole[whole["size"].isin(chosen) & whole["model"].isin(common)]
+    for task, task_rows in rows.groupby("task"):
+        metric = default_metric(task_rows["metric"].unique())
+        if metric is None:
+            continue
+        ok = True
+        for size in chosen:
+            r = task_rows[(task_rows["metric"] == metric) & (task_rows["size"] == size)]
+            per_run = r.groupby(["model", "seed", "data_order"], dropna=False)["step"].nunique()
+            if r["model"].nunique() < 2 or per_run.min() < 2 or r["value"].nunique() < 2:
+                ok = False
+        if ok:
+            metrics[str(task)] = metric
+    if not metrics:
+        return None
+    main = pd.Series(metrics).mode().iloc[0]
+    return ReferenceSet(dataset=name, sizes=tuple(chosen), models=tuple(sorted(common)), metric=main,
+                        metric_overrides=tuple((t, m) for t, m in metrics.items() if m != main), last_n=last_n)
+
+
+def _fit_custom(ctx, ref, tasks) -> tuple[dict, int]:
+    """Variance fits of a user's data: one batch per size (one compile per design), each fit saved
+    in ``settings.store`` as it finishes and reused from there on a rerun when its data match."""
+    from snrstat.variance import fit_variance_many
+
+    s = ctx.settings
+    metrics = ref.metrics(ctx.frame)
+    frame = ref.frame(ctx.frame)
+    fits, reused = {}, 0
+    for size in ref.sizes:
+        if s.store is not None:
+            reused += sum((s.store / f"{t}--{metrics[t]}--{size}.nc").exists() for t in tasks)
+        ctx.console.print(f"  variance fits at {size}: {len(tasks)} task(s) ({s.chains} chains x {s.draws} draws)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            batch = fit_variance_many(frame, tasks=tasks, metric={t: metrics[t] for t in tasks}, size=size,
+                                      last_n=s.last_n, draws=s.draws, tune=s.tune, chains=s.chains,
+                                      random_seed=s.random_seed, progress=not s.quiet,
+                                      store=None if s.store is None else str(s.store))
+        for failure in getattr(batch, "failures", {}) or {}:
+            ctx.failures.append(f"variance fit {failure} at {size}: sampling failed")
+        fits.update({(size, task): fit for task, fit in batch.items()})
+    return fits, reused
+
+
 def variance(ctx) -> Section | None:
     """Variance decomposition and posterior SNR"""
-    from snrstat.plots.variance import plot_components, plot_snr
+    from snrstat.plots import plot_components, plot_snr
     from snrstat.reference import REFERENCE_SETS, fit_reference, load_reference
 
-    ref = REFERENCE_SETS.get(ctx.name)
+    ref = plan(ctx)
     if ref is None:
         return None
+    custom = ctx.name not in REFERENCE_SETS
     tasks = sorted(ref.metrics(ctx.frame))[: ctx.settings.max_tasks]
     start = time.perf_counter()
-    fits = load_reference(ctx.name, ctx.frame) if ctx.settings.fast else {}
+    fits = load_reference(ctx.name, ctx.frame) if ctx.settings.fast and not custom else {}
     fits = {key: fit for key, fit in fits.items() if key[1] in tasks}
     expected = len(ref.sizes) * len(tasks)
     source = f"{len(fits)} saved reference fits from models/ (data hash checked)"
     reused, sampled = len(fits), 0
-    if len(fits) < expected:
+    if custom:
+        fits, reused = _fit_custom(ctx, ref, tasks)
+        sampled = len(fits) - reused
+        source = (f"{sampled} fits sampled now and {reused} reused from {ctx.settings.store} (data hash checked), "
+                  f"nutpie, seed {ctx.settings.random_seed}; tasks where every size has two or more models with "
+                  f"two or more checkpoints per run, sizes {', '.join(ref.sizes)}")
+    elif len(fits) < expected:
         s = ctx.settings
         ctx.console.print(f"sampling {expected} variance fits ({s.chains} chains x {s.draws} draws)")
         with warnings.catch_warnings():
@@ -65,7 +154,7 @@ def variance(ctx) -> Section | None:
             # failures reach the top of the page through each fit's diagnostics
             warnings.simplefilter("ignore")
             fits = fit_reference(ctx.name, ctx.frame, draws=s.draws, tune=s.tune, chains=s.chains,
-                                 random_seed=s.random_seed, progress=True, tasks=tasks)
+                                 random_seed=s.random_seed, progress=not s.quiet, tasks=tasks)
         source = f"{len(fits)} fits sampled now (nutpie, seed {s.random_seed})"
         reused, sampled = 0, len(fits)
     ctx.record_fits("variance decomposition", sampled, reused, time.perf_counter() - start)
@@ -109,11 +198,10 @@ def variance(ctx) -> Section | None:
 def decisions(ctx) -> Section | None:
     """Decision accuracy with credible intervals"""
     from snrstat.decision import decision_accuracy_from_fits, fit_two_scales
-    from snrstat.plots.variance import plot_intervals
-    from snrstat.reference import REFERENCE_SETS
+    from snrstat.plots import plot_intervals
 
-    ref = REFERENCE_SETS.get(ctx.name)
-    if ref is None:
+    ref = plan(ctx)
+    if ref is None or len(ref.sizes) < 2:
         return None
     small, target = ref.sizes
     metrics = ref.metrics(ctx.frame)
@@ -126,7 +214,7 @@ def decisions(ctx) -> Section | None:
         ctx.console.print(f"  decision fit {i}/{len(tasks)}: {task}")
         joint = fit_two_scales(frame, task=task, metric=metrics[task], small=small, target=target,
                                models=list(ref.models), last_n=ctx.settings.last_n, steps=steps,
-                               warmup=steps // 2, seed=ctx.settings.random_seed)
+                               warmup=steps // 2, random_seed=ctx.settings.random_seed)
         for problem in joint.warnings:
             ctx.failures.append(f"decision fit {task} ({small} vs {target}): {problem}")
         res = decision_accuracy_from_fits(joint.small, joint.target).summary(0.9)
@@ -151,7 +239,7 @@ def decisions(ctx) -> Section | None:
 
 def diagnostics(ctx) -> Section | None:
     """Sampler diagnostics"""
-    from snrstat.plots.diagnostics import plot_fit_diagnostics
+    from snrstat.plots import plot_fit_diagnostics
 
     fits = getattr(ctx, "fits", None)
     if not fits:
@@ -179,13 +267,11 @@ def diagnostics(ctx) -> Section | None:
 
 def overview(ctx) -> Section | None:
     """Overview: which benchmarks to trust"""
-    from snrstat.reference import REFERENCE_SETS
-
-    ref = REFERENCE_SETS.get(ctx.name)
+    ref = plan(ctx)
     fits = getattr(ctx, "fits", None)
     if ref is None or not fits:
         return None
-    small, target = ref.sizes
+    small, target = ref.sizes[0], ref.sizes[-1]
     rows = {}
     for (size, task), fit in fits.items():
         summary = fit.summary()
@@ -290,7 +376,7 @@ def scaling(ctx) -> Section | None:
 def subtasks(ctx) -> Section | None:
     """Subtask selection"""
     from snrstat.decision import select_subtasks
-    from snrstat.plots.variance import plot_selection
+    from snrstat.plots import plot_selection
     from snrstat.point.small_scale import without_constant_subtasks
 
     frame = ctx.frame

@@ -34,8 +34,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, log_expit, logsumexp
 
-#: A posterior predictive p-value below this flags misfit (one-sided, the direction of the failure).
-PPC_ALPHA = 0.05
+#: A posterior predictive p-value below this flags heavy tails or wrong dispersion (one-sided
+#: for tails, the direction of the failure); a false flag costs a refit with a robust likelihood.
+PPC_ALPHA = 0.01
+#: The clustering check's level (it only warns).
+CLUSTER_ALPHA = 0.05
 #: Prior-posterior overlap above this: the sd's interval is mostly prior.
 OVERLAP_MAX = 0.5
 #: A crossed design is chosen over the nested default only when its elpd is higher by this much
@@ -100,7 +103,7 @@ def _kurtosis(r, keep):
 def _ckpt_noise(fit, idx, shape, rng):
     """Standardised checkpoint effects of the fit's likelihood (normal, or t with draw's nu)."""
     post = fit.idata.posterior
-    if fit.spec["likelihood"] in ("logit_t", "binomial_t", "student_t") and "nu" in post:
+    if fit.spec["likelihood"] in ("binomial_t", "student_t") and "nu" in post:
         nu = _flat(post, "nu", idx)[:, None]
         return rng.standard_t(np.broadcast_to(nu, shape))
     return rng.standard_normal(shape)
@@ -311,7 +314,7 @@ def run_loglik(fit, n_draws: int = 400, seed: int = 3) -> np.ndarray:
     s_ckpt = _flat(post, f"sigma_{'order' if resid == 'data_order' else resid}_link", idx)
     s_run = (_flat(post, f"sigma_{'order' if marginal == 'data_order' else marginal}_link", idx)
              if marginal else np.zeros(D))
-    nu = _flat(post, "nu", idx) if lik in ("logit_t", "binomial_t", "student_t") and "nu" in post else None
+    nu = _flat(post, "nu", idx) if lik in ("binomial_t", "student_t") and "nu" in post else None
     if spec["link"] == "logit" and lik != "normal":
         y, n = _counts(t)
         const = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
@@ -401,11 +404,11 @@ def check_fit(fit, seed: int = 0) -> dict:
                      f"predictive p = {tail['p']:.3f}): spikes or bad checkpoints; a robust likelihood "
                      f"({robust_likelihood(fit)}) fits them")
     disp = out["dispersion"]
-    if disp.get("p_predictive", 1.0) < PPC_ALPHA / 5:
+    if disp.get("p_predictive", 1.0) < PPC_ALPHA:
         flags.append(f"dispersion: the within-run spread of the counts is not what the fit predicts (Pearson "
                      f"ratio {disp['ratio']:.2f} against binomial; posterior predictive p = {disp['p_predictive']:.3f})")
     cl = out["clusters"]
-    if cl.get("p", 1.0) < PPC_ALPHA:
+    if cl.get("p", 1.0) < CLUSTER_ALPHA:
         flags.append(f"clusters: the model means form clusters (the largest two gaps hold "
                      f"{cl['two_largest_gaps']:.0%} of their range, p = {cl['p']:.3f}) that a normal between-model "
                      "distribution does not predict; sigma_model and snr_pop describe a population these models "
@@ -432,7 +435,7 @@ def _jsonable(d):
 
 def robust_likelihood(fit) -> str:
     """The heavy-tailed alternative of a fit's likelihood."""
-    return "logit_t" if fit.spec["link"] == "logit" and fit.spec["likelihood"] != "normal" else "student_t"
+    return "binomial_t" if fit.spec["link"] == "logit" and fit.spec["likelihood"] != "normal" else "student_t"
 
 
 def refine(fit, refit, *, likelihood: str = "auto", seed_design: str = "auto", order_design: str = "auto",
@@ -452,7 +455,7 @@ def refine(fit, refit, *, likelihood: str = "auto", seed_design: str = "auto", o
     checks = check_fit(fit)
     comparisons = {}
     if likelihood == "auto" and any(f.startswith("tails:") for f in checks["flags"]) and \
-            fit.spec["likelihood"] not in ("logit_t", "binomial_t", "student_t"):
+            fit.spec["likelihood"] not in ("binomial_t", "student_t"):
         alt_name = robust_likelihood(fit)
         alt = refit(likelihood=alt_name)
         table = compare_fits({fit.spec["likelihood"]: fit, alt_name: alt})

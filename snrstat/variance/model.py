@@ -11,8 +11,9 @@ effects, a handful of parameters with no funnel, and the model effects are drawn
 from their exact conditional posterior. Other likelihoods keep every effect as a parameter:
 model effects *centred* when the data pin them down, seed and data-order effects
 *non-centred* when few runs inform them (:func:`choose_centering`). ``binomial`` and
-``binomial_t`` keep one checkpoint effect per record (normal, or Student-t with ``nu``
-degrees of freedom), non-centred, inside an exact binomial likelihood.
+``binomial_t`` integrate each record's checkpoint effect out of the exact binomial by
+quadrature (:func:`binomial_mixture_logp`): no per-record parameters, so near a ceiling or
+with heavy tails NUTS still samples a few dozen parameters.
 """
 
 from __future__ import annotations
@@ -193,6 +194,99 @@ def _level_effects(design: Design, col: str, sigma, centred: bool, pm, pt):
     return pm.Deterministic(f"effect_{name}", full, dims=col)
 
 
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(20)
+_GH_LW = np.log(_GH_W / _GH_W.sum())
+_GL_U, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_U, _GL_LW = (_GL_U + 1) / 2, np.log(_GL_W / 2)
+#: Degrees of freedom the Student-t checkpoint effects of ``binomial_t`` may take, and their
+#: prior weights: the mass of ``Gamma(2, 0.1)`` (Juárez & Steel 2010) between the geometric
+#: midpoints of the grid. A discrete grid keeps the quadrature nodes constant (the t quantile
+#: function has no gradient in nu in PyTensor); nu is summed out of the likelihood and drawn
+#: after sampling from its exact conditional (:func:`draw_nu`).
+NU_GRID = np.array([2.0, 3.0, 4.0, 6.0, 10.0, 30.0])
+
+
+def _nu_prior() -> np.ndarray:
+    from scipy.stats import gamma
+
+    edges = np.concatenate([[0.0], np.sqrt(NU_GRID[1:] * NU_GRID[:-1]), [np.inf]])
+    return np.log(np.diff(gamma.cdf(edges, 2.0, scale=10.0)))
+
+
+def _t_nodes() -> np.ndarray:
+    from scipy.stats import t as student_t
+
+    return student_t.ppf(_GL_U[None, :], NU_GRID[:, None])
+
+
+def binomial_mixture_logp(y, n, eta, sigma, robust: bool, xp, per_nu: bool = False):
+    """``log int Binomial(y; n, expit(eta + sigma z)) f(z) dz`` per record.
+
+    ``f`` is N(0, 1) (Gauss-Hermite, 20 nodes) or, with ``robust``, Student-t with ``nu`` on
+    :data:`NU_GRID` (Gauss-Legendre nodes in the probability, 16 per nu); the t case sums nu
+    out globally, so it returns one number, ``log sum_j prior_j prod_r p_j(y_r)``, split evenly
+    over records (the sum is what matters), or with ``per_nu`` the (records, nu) matrix.
+    Works on PyTensor (``xp = pytensor.tensor``) and numpy (``xp = numpy``) arrays alike.
+    """
+    if xp is np:
+        from scipy.special import gammaln, logsumexp
+
+        softplus = lambda v: np.logaddexp(0.0, v)
+    else:
+        gammaln, softplus = xp.gammaln, xp.softplus
+        logsumexp = xp.logsumexp
+    const = gammaln(n + 1.0) - gammaln(y + 1.0) - gammaln(n - y + 1.0)
+    if not robust:
+        e = eta[..., None] + sigma * _GH_X
+        ll = -y[..., None] * softplus(-e) - (n - y)[..., None] * softplus(e)
+        return const + logsumexp(ll + _GH_LW, axis=-1)
+    e = eta[..., None, None] + sigma * _t_nodes()
+    ll = -y[..., None, None] * softplus(-e) - (n - y)[..., None, None] * softplus(e)
+    rec = const[..., None] + logsumexp(ll + _GL_LW, axis=-1)  # (records, nu)
+    if per_nu:
+        return rec
+    return logsumexp(rec.sum(axis=-2) + _nu_prior(), axis=-1)
+
+
+def record_eta(post, design: Design) -> np.ndarray:
+    """Link-scale mean of every record for every draw, (draws, records), from a non-collapsed
+    fit's posterior (mu, model and seed / data-order effects, trend)."""
+    def flat(name):
+        v = np.asarray(post[name].values, dtype=float)
+        return v.reshape(-1, *v.shape[2:])
+
+    eta = flat("mu_link")[:, None] + flat("effect_model")[:, design.run_model]
+    for col in ("seed", "data_order"):
+        if col in design.components and col != design.residual:
+            eta = eta + flat(f"effect_{SHORT[col]}")[:, design.run_level[col]]
+    eta = eta[:, design.rec_run]
+    if "trend_slope" in post:
+        eta = eta + flat("trend_slope")[:, design.rec_run] * design.x
+    return eta
+
+
+def draw_nu(post, design: Design, seed: int):
+    """Draws of ``nu`` (``binomial_t``) from its exact conditional posterior given each draw
+    of the other parameters, as a DataArray (chain, draw); ``None`` for other likelihoods."""
+    import xarray as xr
+
+    if design.likelihood != "binomial_t" or "sigma_ckpt_link" not in post:
+        return None
+    eta = record_eta(post, design)
+    s = np.asarray(post["sigma_ckpt_link"].values, dtype=float).ravel()
+    y, n = design.data["y"].astype(float), design.data["n"].astype(float)
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(s))
+    prior = _nu_prior()
+    for d in range(len(s)):
+        logw = binomial_mixture_logp(y, n, eta[d], s[d], True, np, per_nu=True).sum(0) + prior
+        w = np.exp(logw - logw.max())
+        out[d] = NU_GRID[rng.choice(len(NU_GRID), p=w / w.sum())]
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    return xr.DataArray(out.reshape(shape), dims=("chain", "draw"),
+                        coords={"chain": post["chain"].values, "draw": post["draw"].values})
+
+
 def _dims(name: str):
     if name == "Z":
         return ("record", "effect_level")
@@ -204,24 +298,15 @@ def _dims(name: str):
 def _likelihood(design: Design, data, eta, sigmas, pm, pt) -> None:
     lik = design.likelihood
     ckpt = sigmas.get("ckpt")
-    if lik in ("logit_normal", "logit_t"):
+    if lik == "logit_normal":
         var = data["known_var"] if ckpt is None else data["known_var"] + ckpt**2
-        if lik == "logit_t":
-            # robust: Student-t checkpoint effects, their sum with the binomial error of the
-            # empirical logit approximated by one t of variance scale known_var + sigma_ckpt^2
-            nu = pm.Gamma("nu", 2.0, 0.1)
-            pm.StudentT("obs", nu=nu, mu=eta, sigma=pt.sqrt(var), observed=data["ell"], dims="record")
-        else:
-            pm.Normal("obs", eta, pt.sqrt(var), observed=data["ell"], dims="record")
+        pm.Normal("obs", eta, pt.sqrt(var), observed=data["ell"], dims="record")
     elif lik in ("binomial", "binomial_t"):
-        if ckpt is not None:
-            if lik == "binomial_t":
-                # Student-t checkpoint effects on the logit scale: loss spikes and bad checkpoints
-                nu = pm.Gamma("nu", 2.0, 0.1)
-                eta = eta + ckpt * pm.StudentT("z_ckpt", nu=nu, mu=0.0, sigma=1.0, dims="record")
-            else:
-                eta = eta + ckpt * pm.Normal("z_ckpt", dims="record")
-        pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"], dims="record")
+        if ckpt is None:
+            pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"], dims="record")
+        else:
+            lp = binomial_mixture_logp(data["y"], data["n"], eta, ckpt, lik == "binomial_t", pt)
+            pm.Potential("obs", lp if lik == "binomial_t" else lp.sum())
     elif lik == "betabinomial":
         p = pm.math.invlogit(eta)
         if ckpt is None:

@@ -229,7 +229,7 @@ def derive(posterior, spec: dict):
     dims = mu.dims
     link_sd = {c: posterior[f"sigma_{c}_link"].values for c in ("model", "seed", "order", "ckpt")
                if f"sigma_{c}_link" in posterior}
-    t_component = {"binomial_t": "ckpt", "logit_t": "ckpt", "student_t": _short(residual)}.get(spec.get("likelihood"))
+    t_component = {"binomial_t": "ckpt", "student_t": _short(residual)}.get(spec.get("likelihood"))
     nu = posterior["nu"].values if "nu" in posterior and t_component else None
     q = score_quantities(mu.values, posterior["effect_model"].values, link_sd, n_bar=spec.get("n_bar", np.nan),
                          link=link, center=center, scale=scale, residual=residual, nu=nu, t_component=t_component)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from snrstat.schema import BOUNDED_METRICS, DataError, validate
-from snrstat.select import last_checkpoints, macro_average, pick, warn_if_trending
+from snrstat.select import last_checkpoints, macro_average, pick, refuse_constant, warn_if_trending
 
 #: Metrics where a lower score is better (a model "beats" another by scoring less).
 LOWER_IS_BETTER = frozenset({"bpb", "loss", "ppl", "perplexity", "word_perplexity", "byte_perplexity",
@@ -126,6 +126,7 @@ def select_records(frame: pd.DataFrame, task=None, metric=None, *, size=None, la
         warn_if_trending(rows, f"task {task!r} / metric {metric!r}" + (f" / size {size!r}" if size else ""),
                          stacklevel=4)
     rows = rows.sort_values(["unit", "run", "step"], kind="stable")
+    refuse_constant(rows, f"task {task!r} / metric {metric!r}" + (f" / size {size!r}" if size else ""))
     bounded = metric.split(",")[0] in BOUNDED_METRICS or bool(((rows["value"] >= 0) & (rows["value"] <= 1)).all()
                                                              and rows["n_items"].notna().all())
     table = pd.DataFrame({

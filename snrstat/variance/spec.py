@@ -33,12 +33,12 @@ log = logging.getLogger("snrstat.variance")
 
 COMPONENTS = ("model", "seed", "data_order", "ckpt")
 NOISE_COMPONENTS = ("seed", "data_order", "ckpt")
-LIKELIHOODS = ("auto", "logit_normal", "logit_t", "binomial", "binomial_t", "betabinomial", "normal", "student_t")
-BINOMIAL_LIKELIHOODS = ("logit_normal", "logit_t", "binomial", "binomial_t", "betabinomial")
+LIKELIHOODS = ("auto", "logit_normal", "binomial", "binomial_t", "betabinomial", "normal", "student_t")
+BINOMIAL_LIKELIHOODS = ("logit_normal", "binomial", "binomial_t", "betabinomial")
 #: Likelihoods whose checkpoint effects are Student-t (robust to spikes and bad checkpoints).
-ROBUST_LIKELIHOODS = ("logit_t", "binomial_t", "student_t")
+ROBUST_LIKELIHOODS = ("binomial_t", "student_t")
 #: Likelihoods fitted to empirical logits with their binomial variance known.
-ELOGIT_LIKELIHOODS = ("logit_normal", "logit_t")
+ELOGIT_LIKELIHOODS = ("logit_normal",)
 #: Below this expected count of correct (or wrong) answers n min(p, 1 - p) in a run, the
 #: empirical-logit approximation of ``logit_normal`` fails (its variance is overstated 1.7x at
 #: n = 50, p = 0.97, and the logit is biased), so ``likelihood="auto"`` uses the exact binomial.

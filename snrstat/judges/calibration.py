@@ -1,0 +1,147 @@
+"""Simulation-based calibration of the judge model (Talts et al. 2018, "Validating Bayesian
+Inference Algorithms with Simulation-Based Calibration").
+
+Each data set draws its judges (discrimination, position bias, perception noise, subset
+gaps, rating thresholds) from the model's priors, simulates verdicts and scores with
+:func:`snrstat.judges.simulate.simulate_judgments`, and fits them. Over many data sets the
+central 50% and 90% intervals of every parameter and of every derived quantity (accuracy,
+flip rate, share for the answer shown first, judge SNR, rating minus pairwise) should cover
+the truth about 50% and 90% of the time, and the rank of the truth among the posterior draws
+should be uniform. The truth of a derived quantity is computed by the same kernel at the true
+parameters and the true item gaps of that data set.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from snrstat.judges import quantities as Q
+
+#: One design: 3 judges judging pairwise in both orders, the first also rating in isolation.
+DESIGN = {"n_items": 40, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla",), "rating": ("Rating",),
+          "n_subsets": 2, "n_categories": 5}
+
+
+def _truth_draws(truth: dict, design) -> Q.Draws:
+    order = [truth["items"].index(it) for it in design.items]
+    cells = [truth["cells"].index(c) for c in design.cells]
+    return Q.Draws(gap=np.asarray(truth["gap"])[order][None, :], k=np.asarray(truth["k"])[cells][None, :],
+                   beta=np.asarray(truth["beta"])[cells][None, :], tau=np.asarray(truth["tau"])[None, :],
+                   level=np.asarray(truth["level"])[order][None, :], cutpoints=np.asarray(truth["cutpoints"])[None],
+                   sigma_subset=np.asarray(truth["sigma_subset"])[None, :],
+                   mu_subset=np.asarray(truth["mu_subset"])[None], item_subset=np.asarray(design.item_subset))
+
+
+def true_values(truth: dict, design) -> dict[str, float]:
+    """Every summary quantity of a judge fit at the true parameters, keyed as ``summary()`` rows."""
+    from snrstat.judges.fit import cell_items, comparisons
+
+    out = {}
+    labels = design.cell_labels
+    cells = [truth["cells"].index(c) for c in design.cells]
+    for c, lab in enumerate(labels):
+        out[f"k[{lab}]"] = float(truth["k"][cells[c]])
+        if design.cell_mode[c] == "pairwise":
+            out[f"beta[{lab}]"] = float(truth["beta"][cells[c]])
+    for j, name in enumerate(design.judges):
+        out[f"tau[{name}]"] = float(truth["tau"][j])
+        for g, sub in enumerate(design.subsets):
+            out[f"mu_subset[{name},{sub}]"] = float(truth["mu_subset"][j, g])
+    for g, sub in enumerate(design.subsets):
+        out[f"sigma_subset[{sub}]"] = float(truth["sigma_subset"][g])
+    if design.rt_y.size:
+        out["sigma_level"] = float(truth["sigma_level"])
+    draws = _truth_draws(truth, design)
+    mask = cell_items(design)
+    rjudges = design.rating_judges
+    per = {}
+    for c, (judge, _) in enumerate(design.cells):
+        items = np.flatnonzero(mask[c])
+        j = design.judges.index(judge)
+        if design.cell_mode[c] == "pairwise":
+            per[c] = Q.pairwise_cell(draws, c, j, items, design.item_sign)
+        else:
+            per[c] = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign, 12)
+        for q in ("accuracy", "flip", "first", "snr"):
+            out[f"{q}[{labels[c]}]"] = float(per[c][q][0])
+    for r, p in comparisons(design):
+        lab = f"{design.cells[r][0]}|{design.cells[r][1]} vs {design.cells[p][1]}"
+        out[f"accuracy_diff[{lab}]"] = float(per[r]["accuracy"][0] - per[p]["accuracy"][0])
+        out[f"agreement_diff[{lab}]"] = float(per[p]["flip"][0] - per[r]["flip"][0])
+        out[f"snr_ratio[{lab}]"] = float(per[r]["snr"][0] / per[p]["snr"][0])
+    return out
+
+
+def _family(key: str) -> str:
+    return key.split("[", 1)[0]
+
+
+def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains: int = 2, random_seed: int = 0,
+            design: dict | None = None, progress=None) -> pd.DataFrame:
+    """Fit ``n_datasets`` simulated data sets; one row per (data set, quantity) with the truth,
+    the 50% and 90% intervals, whether each covers, the rank of the truth among the draws
+    (thinned to 99 + 1 positions) and the fit's diagnostics."""
+    from snrstat.judges.fit import fit_judges
+    from snrstat.judges.simulate import simulate_judgments
+    from snrstat.judges.spec import judge_design
+
+    design = dict(DESIGN, **(design or {}))
+    rows = []
+    for d in range(n_datasets):
+        seed = random_seed * 100_003 + d
+        frame, truth = simulate_judgments(design["n_items"], judges=design["judges"], pairwise=design["pairwise"],
+                                          rating=design["rating"], n_subsets=design["n_subsets"],
+                                          n_categories=design["n_categories"], random_seed=seed)
+        categories = range(design["n_categories"])
+        t0 = time.perf_counter()
+        fit = fit_judges(frame, draws=draws, tune=tune, chains=chains, random_seed=seed, categories=categories)
+        seconds = time.perf_counter() - t0
+        truths = true_values(truth, judge_design(frame, categories=categories))
+        post = fit.idata.posterior
+        for key, value in truths.items():
+            name = _family(key)
+            if name not in post:
+                continue
+            da = post[name]
+            other = [dim for dim in da.dims if dim not in ("chain", "draw")]
+            if other:
+                label = key[len(name) + 1:-1].split(",")
+                da = da.sel(dict(zip(other, label)))
+            v = np.asarray(da.values, dtype=float).ravel()
+            q = np.quantile(v, [0.05, 0.25, 0.75, 0.95])
+            thin = v[np.linspace(0, v.size - 1, 99).astype(int)]
+            rows.append({"dataset": d, "seed": seed, "quantity": key, "family": name, "truth": value,
+                         "median": float(np.median(v)), "lo90": q[0], "lo50": q[1], "hi50": q[2], "hi90": q[3],
+                         "cover50": bool(q[1] <= value <= q[2]), "cover90": bool(q[0] <= value <= q[3]),
+                         "rank": int((thin < value).sum()), "max_r_hat": fit.diagnostics.max_r_hat,
+                         "min_ess_bulk": fit.diagnostics.min_ess_bulk, "divergences": fit.diagnostics.divergences,
+                         "seconds": seconds})
+        if progress:
+            progress(d, fit, seconds, pd.DataFrame([r for r in rows if r["dataset"] == d]))
+    return pd.DataFrame(rows)
+
+
+def coverage_table(res: pd.DataFrame, by=("family",)) -> pd.DataFrame:
+    """Coverage of the 50% and 90% intervals per group, with the 99% binomial acceptance range."""
+    g = res.groupby(list(by))
+    out = pd.DataFrame({"n": g.size(), "cover50": g["cover50"].mean(), "cover90": g["cover90"].mean()})
+    for level in (50, 90):
+        p = level / 100
+        out[f"lo{level}"] = stats.binom.ppf(0.005, out["n"], p) / out["n"]
+        out[f"hi{level}"] = stats.binom.ppf(0.995, out["n"], p) / out["n"]
+        out[f"ok{level}"] = (out[f"cover{level}"] >= out[f"lo{level}"]) & (out[f"cover{level}"] <= out[f"hi{level}"])
+    return out
+
+
+def rank_uniformity(res: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Chi-square test that the ranks of the truth (0..99) are uniform, per family."""
+    rows = {}
+    for fam, sub in res.groupby("family"):
+        counts = np.histogram(sub["rank"], bins=bins, range=(0, 100))[0]
+        chi2, p = stats.chisquare(counts)
+        rows[fam] = {"n": len(sub), "chi2": float(chi2), "p": float(p)}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,0 +1,331 @@
+"""Fitting the judge model and reading it: :func:`fit_judges` -> :class:`JudgeFit`.
+
+The posterior's population parameters (discrimination ``k``, position bias ``beta``,
+perception sd ``tau``, the subsets' gap distributions, the raters' thresholds) are sampled
+with :func:`snrstat.inference.sample`; the judge-level quantities of
+:mod:`snrstat.judges.quantities` (accuracy, flip rate, share for the answer shown first,
+judge SNR, and isolated rating against pairwise comparison) are computed per draw and stored
+in the posterior, so ``summary()`` gives them with intervals, R-hat and ESS, and with the
+simple counts on the raw verdicts as the ``point`` column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from snrstat.inference import Fit, SamplerSettings, diagnose, register_fit, sample
+from snrstat.inference.intervals import check_level, median_interval
+from snrstat.judges import quantities as Q
+from snrstat.judges.counts import counterpart, judge_counts, mode_comparison_counts
+from snrstat.judges.model import NODES, POPULATION_VARS, build_model, data_arrays, structure_key
+from snrstat.judges.spec import JudgeDesign, JudgePriors, judge_design, select_judgments
+from snrstat.schema import DataError
+
+#: Per-cell quantities stored in the posterior (dims chain, draw, cell).
+CELL_QUANTITIES = ("accuracy", "flip", "first", "snr")
+#: Rating-against-pairwise contrasts (dims chain, draw, comparison).
+COMPARISONS = ("accuracy_diff", "agreement_diff", "snr_ratio")
+
+
+@register_fit
+class JudgeFit(Fit):
+    """A fitted judge model (science.md section 8).
+
+    ``summary()`` rows, per (judge, strategy) cell ``judge|strategy``: ``accuracy``, ``flip``,
+    ``first``, ``snr`` (point = the raw count, NaN for SNR), ``k``, ``beta``; per judge ``tau``;
+    per subset ``mu_subset``, ``sigma_subset``; and per judge with both modes
+    ``accuracy_diff``, ``agreement_diff`` (rating minus pairwise; agreement = 1 - flip) and
+    ``snr_ratio`` (rating over pairwise) on the same pairs. Methods: :meth:`cells`,
+    :meth:`compare_counts`, :meth:`mode_comparison`, :meth:`items_needed`, :meth:`power`.
+    """
+
+    kind = "judges"
+    summary_vars = CELL_QUANTITIES + COMPARISONS + ("k", "beta", "tau", "mu_subset", "sigma_subset", "sigma_level")
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def cells(self) -> list[str]:
+        return [str(c) for c in self.idata.posterior["cell"].values]
+
+    def _const(self, name):
+        return np.asarray(self.idata.constant_data[name].values)
+
+    def _flat(self, name, max_draws=None):
+        post = self.idata.posterior
+        if name not in post:
+            return None
+        da = post[name].stack(sample=("chain", "draw"))
+        arr = np.asarray(da.transpose("sample", *[d for d in da.dims if d != "sample"]).values, dtype=float)
+        if max_draws is not None and arr.shape[0] > max_draws:
+            arr = arr[np.linspace(0, arr.shape[0] - 1, max_draws).astype(int)]
+        return arr
+
+    def cell_table(self, level: float | None = None) -> pd.DataFrame:
+        """One row per (judge, strategy): mode, median and interval of accuracy, flip, first, snr,
+        k and beta, next to the raw counts (``*_count``)."""
+        level = self.level if level is None else check_level(level)
+        rows = []
+        post = self.idata.posterior
+        modes = self._const("cell_mode")
+        for i, cell in enumerate(self.cells):
+            judge, strategy = cell.split("|", 1)
+            row = {"judge": judge, "strategy": strategy, "mode": str(modes[i])}
+            for q in CELL_QUANTITIES + ("k",):
+                med, lo, hi = median_interval(post[q].sel(cell=cell).values, level)
+                row.update({q: med, f"{q}_lo": lo, f"{q}_hi": hi})
+            if str(modes[i]) == "pairwise":
+                med, lo, hi = median_interval(post["beta"].sel(pairwise_cell=cell).values, level)
+            else:
+                med = lo = hi = np.nan
+            row.update(beta=med, beta_lo=lo, beta_hi=hi)
+            for q in ("accuracy", "flip", "first"):
+                row[f"{q}_count"] = self.point.get(f"{q}[{cell}]", np.nan)
+            rows.append(row)
+        return pd.DataFrame(rows).set_index(["judge", "strategy"])
+
+    def compare_counts(self, level: float | None = None) -> pd.DataFrame:
+        """Model against simple counts, per cell and quantity: count, median, interval, and whether
+        the count lies inside the interval (a check of the model, not a validation of it)."""
+        level = self.level if level is None else check_level(level)
+        s = self.summary(level)
+        rows = []
+        for q in ("accuracy", "flip", "first"):
+            for cell in self.cells:
+                key = f"{q}[{cell}]"
+                r = s.loc[key]
+                rows.append({"quantity": q, "cell": cell, "count": r["point"], "median": r["median"], "lo": r["lo"],
+                             "hi": r["hi"], "inside": bool(r["lo"] <= r["point"] <= r["hi"]),
+                             "difference": r["median"] - r["point"]})
+        return pd.DataFrame(rows)
+
+    def mode_comparison(self, level: float | None = None) -> pd.DataFrame:
+        """Isolated rating against pairwise comparison by the same judge on the same pairs: the
+        differences in accuracy and self-agreement (rating minus pairwise) and the SNR ratio, with
+        P(rating is better), next to the raw counts."""
+        level = self.level if level is None else check_level(level)
+        post = self.idata.posterior
+        if "comparison" not in post.dims:
+            return pd.DataFrame()
+        rows = []
+        for comp in [str(c) for c in post["comparison"].values]:
+            judge, pair = comp.split("|", 1)
+            rating, pairwise = pair.split(" vs ", 1)
+            row = {"judge": judge, "rating": rating, "pairwise": pairwise}
+            for q in COMPARISONS:
+                v = post[q].sel(comparison=comp).values
+                med, lo, hi = median_interval(v, level)
+                row.update({q: med, f"{q}_lo": lo, f"{q}_hi": hi,
+                            f"p_rating_better_{q.split('_')[0]}": float(np.mean(v > (1.0 if q == "snr_ratio" else 0.0)))})
+                row[f"{q}_count"] = self.point.get(f"{q}[{comp}]", np.nan)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ planning
+    def _cell_params(self, cell: str, max_draws: int):
+        if cell not in self.cells:
+            raise DataError(f"cell {cell!r} not in this fit; cells are 'judge|strategy': {self.cells}")
+        i = self.cells.index(cell)
+        if str(self._const("cell_mode")[i]) != "pairwise":
+            raise DataError(f"planning uses pairwise verdicts; {cell!r} is a rating strategy")
+        k = self._flat("k", max_draws)[:, i]
+        pw = [str(c) for c in self.idata.posterior["pairwise_cell"].values]
+        beta = self._flat("beta", max_draws)[:, pw.index(cell)]
+        judges = [str(j) for j in self.idata.posterior["judge"].values]
+        tau = self._flat("tau", max_draws)[:, judges.index(cell.split("|", 1)[0])]
+        sig = np.sqrt((self._flat("sigma_subset", max_draws) ** 2).mean(axis=1))
+        return k, beta, tau, sig
+
+    def items_needed(self, cell: str, gap=(0.25, 0.5, 1.0), *, power: float = 0.8, alpha: float = 0.05,
+                     orders: str = "both", repeats: int = 1, judges: int = 1, level: float | None = None,
+                     max_draws: int = 1000) -> pd.DataFrame:
+        """Pairs (items) needed to tell which of two systems is better with ``power``.
+
+        ``gap``: the systems' mean quality difference in the model's latent units (the item gaps
+        of this fit have a pooled within-subset sd of about ``sigma_subset``; pairs of the two
+        systems spread around ``gap`` with that sd). Each pair is judged by ``judges`` judges
+        like ``cell``, ``repeats`` times, in both orders or one (see
+        :func:`snrstat.judges.quantities.verdict_moments`). Also reports the gain of judging
+        both orders: ``gain_items`` = items needed with one (random) order over items needed
+        with both, and ``gain_verdicts`` = the same per verdict (both orders cost two verdicts
+        per repeat): above 1 when averaging the orders cancels position bias.
+        """
+        level = self.level if level is None else check_level(level)
+        k, beta, tau, sig = self._cell_params(cell, max_draws)
+        rows = []
+        for g in np.atleast_1d(gap):
+            m, v = Q.verdict_moments(k, beta, tau, float(g), sig, orders=orders, repeats=repeats, judges=judges)
+            n = Q.items_from_moments(m, v, power, alpha)
+            m1, v1 = Q.verdict_moments(k, beta, tau, float(g), sig, orders="one", repeats=repeats, judges=judges)
+            m2, v2 = Q.verdict_moments(k, beta, tau, float(g), sig, orders="both", repeats=repeats, judges=judges)
+            ratio = Q.items_from_moments(m1, v1, power, alpha) / Q.items_from_moments(m2, v2, power, alpha)
+            med, lo, hi = median_interval(n, level)
+            rmed, rlo, rhi = median_interval(ratio, level)
+            rows.append({"cell": cell, "gap": float(g), "orders": orders, "repeats": repeats, "judges": judges,
+                         "items": med, "items_lo": lo, "items_hi": hi, "gain_items": rmed,
+                         "gain_items_lo": rlo, "gain_items_hi": rhi, "gain_verdicts": rmed / 2,
+                         "gain_verdicts_lo": rlo / 2, "gain_verdicts_hi": rhi / 2})
+        return pd.DataFrame(rows)
+
+    def power(self, cell: str, n_items, gap: float = 0.5, *, alpha: float = 0.05, orders: str = "both",
+              repeats: int = 1, judges: int = 1, level: float | None = None, max_draws: int = 1000) -> pd.DataFrame:
+        """Power to order two systems ``gap`` apart with ``n_items`` pairs (median and interval over draws)."""
+        level = self.level if level is None else check_level(level)
+        k, beta, tau, sig = self._cell_params(cell, max_draws)
+        m, v = Q.verdict_moments(k, beta, tau, float(gap), sig, orders=orders, repeats=repeats, judges=judges)
+        rows = []
+        for n in np.atleast_1d(n_items):
+            med, lo, hi = median_interval(Q.power_from_moments(m, v, int(n), alpha), level)
+            rows.append({"cell": cell, "gap": gap, "n_items": int(n), "orders": orders, "repeats": repeats,
+                         "judges": judges, "power": med, "power_lo": lo, "power_hi": hi})
+        return pd.DataFrame(rows)
+
+    def to_dict(self, level: float | None = None) -> dict:
+        """Everything a JSON reader needs: cells, comparisons, counts, diagnostics, config."""
+        level = self.level if level is None else check_level(level)
+        cells = self.cell_table(level).reset_index()
+        comp = self.mode_comparison(level)
+        d = self.diagnostics
+        return {"kind": self.kind, "level": level, "config": self.config,
+                "cells": cells.to_dict(orient="records"), "mode_comparison": comp.to_dict(orient="records"),
+                "diagnostics": None if d is None else d.to_dict()}
+
+
+def _draws_for_quantities(idata, design: JudgeDesign) -> Q.Draws:
+    post = idata.posterior
+    n = post.sizes["chain"] * post.sizes["draw"]
+
+    def flat(name, fill_shape=None):
+        if name not in post:
+            return None if fill_shape is None else np.zeros((n,) + fill_shape)
+        da = post[name].stack(sample=("chain", "draw"))
+        return np.asarray(da.transpose("sample", *[d for d in da.dims if d != "sample"]).values, dtype=float)
+
+    beta = np.zeros((n, len(design.cells)))
+    if "beta" in post:
+        beta[:, design.pairwise_cells] = flat("beta")
+    return Q.Draws(gap=flat("gap"), k=flat("k"), beta=beta, tau=flat("tau"), level=flat("level"),
+                   cutpoints=flat("cutpoints"), sigma_subset=flat("sigma_subset"), mu_subset=flat("mu_subset"),
+                   item_subset=np.asarray(design.item_subset, dtype=int))
+
+
+def cell_items(design: JudgeDesign) -> np.ndarray:
+    """(cell, item) mask: which items each cell judged."""
+    mask = np.zeros((len(design.cells), len(design.items)), dtype=bool)
+    mask[design.pw_cell, design.pw_item] = True
+    mask[design.rt_cell, design.rt_item] = True
+    return mask
+
+
+def comparisons(design: JudgeDesign) -> list[tuple[int, int]]:
+    """(rating cell, pairwise cell) of the same judge: LLMBar's Rating -> Vanilla, Rating_X -> X."""
+    out = []
+    for r in design.rating_cells:
+        judge, strategy = design.cells[r]
+        pairwise = [design.cells[c][1] for c in design.pairwise_cells if design.cells[c][0] == judge]
+        partner = counterpart(strategy, pairwise)
+        if partner is not None:
+            out.append((int(r), design.cells.index((judge, partner))))
+    return out
+
+
+def add_quantities(idata, design: JudgeDesign, nodes: int = Q.QUAD_NODES) -> None:
+    """Compute the cell quantities and mode contrasts for every draw and store them in the posterior."""
+    draws = _draws_for_quantities(idata, design)
+    mask = cell_items(design)
+    post = idata.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    values = {q: np.empty(shape + (len(design.cells),)) for q in CELL_QUANTITIES}
+    rjudges = design.rating_judges
+    per_cell = {}
+    for c, (judge, _) in enumerate(design.cells):
+        items = np.flatnonzero(mask[c])
+        j = design.judges.index(judge)
+        if design.cell_mode[c] == "pairwise":
+            out = Q.pairwise_cell(draws, c, j, items, design.item_sign, nodes)
+        else:
+            out = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign, min(nodes, 12))
+        per_cell[c] = out
+        for q in CELL_QUANTITIES:
+            values[q][..., c] = out[q].reshape(shape)
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values, "cell": design.cell_labels}
+    for q in CELL_QUANTITIES:
+        post[q] = xr.DataArray(values[q], dims=("chain", "draw", "cell"), coords=coords)
+    pairs = comparisons(design)
+    if pairs:
+        labels = [f"{design.cells[r][0]}|{design.cells[r][1]} vs {design.cells[p][1]}" for r, p in pairs]
+        ccoords = {"chain": post["chain"].values, "draw": post["draw"].values, "comparison": labels}
+        contrasts = {"accuracy_diff": [], "agreement_diff": [], "snr_ratio": []}
+        for r, p in pairs:
+            # the same pairs: recompute the pairwise cell on the rating cell's items when they differ
+            items = np.flatnonzero(mask[r] & mask[p])
+            j = design.judges.index(design.cells[r][0])
+            rr = Q.rating_cell(draws, r, j, rjudges.index(design.cells[r][0]), items, design.item_sign, min(nodes, 12))
+            pp = Q.pairwise_cell(draws, p, j, items, design.item_sign, nodes)
+            contrasts["accuracy_diff"].append(rr["accuracy"] - pp["accuracy"])
+            contrasts["agreement_diff"].append(pp["flip"] - rr["flip"])
+            contrasts["snr_ratio"].append(rr["snr"] / pp["snr"])
+        for q, vals in contrasts.items():
+            post[q] = xr.DataArray(np.stack(vals, axis=-1).reshape(shape + (len(pairs),)),
+                                   dims=("chain", "draw", "comparison"), coords=ccoords)
+
+
+def _points(rows: pd.DataFrame, design: JudgeDesign) -> dict:
+    counts = judge_counts(rows)
+    point = {}
+    for judge, strategy in design.cells:
+        label = f"{judge}|{strategy}"
+        if (judge, strategy) in counts.index:
+            r = counts.loc[(judge, strategy)]
+            point[f"accuracy[{label}]"] = float(r["accuracy"])
+            point[f"flip[{label}]"] = float(r["flip_rate"])
+            point[f"first[{label}]"] = float(r["first_rate"])
+    mc = mode_comparison_counts(rows)
+    for _, r in mc.iterrows():
+        label = f"{r['judge']}|{r['rating']} vs {r['pairwise']}"
+        point[f"accuracy_diff[{label}]"] = float(r["accuracy_diff"])
+        point[f"agreement_diff[{label}]"] = float(r["agreement_diff"])
+    return point
+
+
+def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None, repeats: str = "all",
+               priors: JudgePriors | None = None, settings: SamplerSettings | dict | None = None,
+               nodes: int = NODES, level: float = 0.9, categories=None, **sampler) -> JudgeFit:
+    """Fit the judge model to a judgment frame (:func:`snrstat.read_judgments`).
+
+    ``subsets``, ``strategies``, ``judges`` select records (None = all; an entry ending in '/'
+    or '*' is a prefix), ``repeats='first'`` keeps the first verdict of each cell. ``settings``
+    or keyword overrides (``random_seed``, ``draws``, ``tune``, ``chains``, ...) set the sampler
+    (:class:`snrstat.inference.SamplerSettings`). ``nodes``: Gauss-Hermite points for the
+    judges' perception errors; ``categories``: the rating scale (default: the scores seen).
+    """
+    settings = SamplerSettings.build(settings, **sampler)
+    level = check_level(level)
+    priors = priors or JudgePriors()
+    rows = select_judgments(judgments, subsets=subsets, strategies=strategies, judges=judges, repeats=repeats)
+    design = judge_design(rows, categories=categories)
+    design.selection.update({"subsets": None if subsets is None else list(np.atleast_1d(subsets)),
+                             "strategies": None if strategies is None else list(np.atleast_1d(strategies)),
+                             "judges": None if judges is None else list(np.atleast_1d(judges)), "repeats": repeats})
+    idata = sample(lambda: build_model(design, priors, nodes=nodes), settings,
+                   key=structure_key(design, priors, nodes), data=data_arrays(design),
+                   keep=lambda v: not v.startswith(("z_", "log_k")))
+    mask = cell_items(design)
+    const = xr.Dataset({
+        "item_sign": ("item", design.item_sign), "item_subset": ("item", design.item_subset),
+        "cell_mode": ("cell", np.array(design.cell_mode, dtype=str)), "cell_items": (("cell", "item"), mask),
+    }, coords={"item": design.items, "cell": design.cell_labels})
+    if "constant_data" in idata.groups():
+        idata.constant_data = idata.constant_data.drop_vars(list(const.data_vars), errors="ignore").merge(const)
+    else:
+        idata.add_groups(constant_data=const)
+    add_quantities(idata, design)
+    diag_vars = [v for v in POPULATION_VARS + ("gap", "level") + CELL_QUANTITIES + COMPARISONS if v in idata.posterior]
+    diagnostics = diagnose(idata, diag_vars, advice={
+        "divergences": "refit with a higher target_accept (settings=SamplerSettings(target_accept=0.99)) or "
+                       "select fewer strategies"})
+    config = {"selection": design.selection, "design": design.counts(), "notes": design.notes,
+              "priors": vars(priors).copy(), "nodes": nodes, "settings": settings.to_dict(),
+              "categories": design.categories, "subsets": design.subsets, "judges": design.judges}
+    return JudgeFit(idata, config, diagnostics, _points(rows, design), level)

@@ -1,0 +1,139 @@
+"""The PyMC graph of the judge model.
+
+For pairwise verdict n of judge j with strategy s on item i shown in order o (+1 original,
+-1 swapped)::
+
+    P(prefers answer 1) = logistic(k[j,s] * sign[i] * gap[j,i] + beta[j,s] * o)
+    gap[j,i] = mu[j, subset] + sigma[subset] * z[i] + u[j,i]        (gold-oriented)
+    z[i] ~ Normal(0, 1),  u[j,i] ~ Normal(0, tau[j])
+
+``sign`` is +1 when gold says answer 1 is better, -1 otherwise. The gap judge j perceives has a
+mean per subset (``mu``: how far, on average, the judge sees the gold answer ahead; below 0 on
+a subset built to fool judges), a part shared by all judges (``sigma * z``: pairs that are hard
+for everyone) and the judge's own error (``u``, shared by its strategies and both orders).
+For an isolated rating of answer a (+1 for answer 1, -1 for answer 2)::
+
+    score ~ OrderedLogistic(k[j,s] * (level[i] + a * sign[i] * gap[j,i] / 2), cutpoints[j])
+
+so both modes read the same perceived gap; a rating adds the logistic noise of scoring each
+answer alone and the coarseness of the score scale (science.md section 8; ordered logistic
+as in McCullagh 1980). The mean of log k over cells is 0 (which fixes the scale), and the
+shared item part ties the judges' scales together.
+
+The perception errors u are integrated out with Gauss-Hermite quadrature over each (judge,
+item) cell (``nodes`` points), so the sampler sees only the population parameters, the item
+gaps and the rating levels: no funnel between tau and thousands of u's, and one vectorised
+log-likelihood over all verdicts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snrstat.judges.spec import JudgeDesign, JudgePriors
+
+#: Gauss-Hermite points per (judge, item) cell.
+NODES = 12
+_BIG = 1e3  # stands in for the infinite outer cut points
+
+
+def hermite_nodes(n: int = NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and log weights of an n-point rule for E[f(Z)], Z ~ N(0, 1)."""
+    t, w = np.polynomial.hermite_e.hermegauss(n)
+    return t, np.log(w / w.sum())
+
+
+def cutpoint_init(n_categories: int) -> np.ndarray:
+    return np.linspace(-2.0, 2.0, n_categories - 1)
+
+
+def data_arrays(design: JudgeDesign) -> dict[str, np.ndarray]:
+    """The observed arrays, held in ``pm.Data`` containers: a design of the same shape (another
+    simulated data set) reuses the compiled model with these swapped in."""
+    return {"item_sign": design.item_sign.astype(float), "pw_y": design.pw_y.astype(float),
+            "pw_order": design.pw_order.astype(float), "rt_y": design.rt_y.astype("int64")}
+
+
+def structure_key(design: JudgeDesign, priors: JudgePriors | None, nodes: int) -> tuple:
+    """What the compiled graph depends on besides :func:`data_arrays` (the compile-cache key)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in (design.item_subset, design.pc_judge, design.pc_item, design.pw_cell, design.pw_item, design.pw_pc,
+                design.rt_cell, design.rt_item, design.rt_pc, design.rt_answer):
+        h.update(np.ascontiguousarray(arr).tobytes() + b"|")
+    h.update(repr((design.judges, design.cells, design.cell_mode, design.subsets, len(design.items),
+                   design.has_gold, len(design.categories), priors or JudgePriors(), nodes)).encode())
+    return ("judges", h.hexdigest())
+
+
+def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes: int = NODES):
+    """The PyMC model of ``design`` (see the module docstring)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    p = priors or JudgePriors()
+    t, logw = hermite_nodes(nodes)
+    rjudges = design.rating_judges
+    coords = {
+        "judge": design.judges, "cell": design.cell_labels, "subset": design.subsets, "item": design.items,
+        "pairwise_cell": [design.cell_labels[c] for c in design.pairwise_cells],
+    }
+    if design.rt_y.size:
+        coords.update(rating_judge=rjudges, cutpoint=[f"{a:g}|{b:g}" for a, b in zip(design.categories[:-1],
+                                                                                     design.categories[1:])],
+                      rated_item=[design.items[i] for i in design.rated_items])
+    n_pc = design.pc_item.size
+    arrays = data_arrays(design)
+    with pm.Model(coords=coords) as model:
+        sign = pm.Data("item_sign", arrays["item_sign"], dims="item")
+        sigma = pm.HalfNormal("sigma_subset", p.sigma_sd, dims="subset")
+        z = pm.Normal("z_item", 0.0, 1.0, dims="item")
+        shared = pm.Deterministic("gap", sigma[design.item_subset] * z, dims="item")
+        if design.has_gold:
+            mu = pm.Normal("mu_subset", 0.0, p.mu_sd, dims=("judge", "subset"))
+        else:  # without gold there is no direction for a mean gap
+            mu = pt.zeros((len(design.judges), len(design.subsets)))
+        # the perceived gap's mean, per (judge, item) cell, oriented to answer 1
+        pc_mean = (mu[design.pc_judge, design.item_subset[design.pc_item]] + shared[design.pc_item]) \
+            * sign[design.pc_item]
+        if len(design.cells) > 1:
+            log_k = pm.ZeroSumNormal("log_k", sigma=p.log_k_sd, dims="cell")
+        else:
+            log_k = pt.zeros(1)
+        k = pm.Deterministic("k", pt.exp(log_k), dims="cell")
+        tau = pm.HalfNormal("tau", p.tau_sd, dims="judge")
+        v = pc_mean[:, None] + tau[design.pc_judge][:, None] * t[None, :]  # (perception cell, node)
+        ll = pt.zeros((n_pc, len(t)))
+        if design.pw_y.size:
+            beta = pm.Normal("beta", 0.0, p.beta_sd, dims="pairwise_cell")
+            beta_of_cell = pt.zeros(len(design.cells))[design.pairwise_cells].set(beta)
+            y = pm.Data("pw_y", arrays["pw_y"])
+            order = pm.Data("pw_order", arrays["pw_order"])
+            eta = (k[design.pw_cell][:, None] * v[design.pw_pc]
+                   + (beta_of_cell[design.pw_cell] * order)[:, None])
+            ll = pt.inc_subtensor(ll[design.pw_pc], -pt.softplus(-(2.0 * y - 1.0)[:, None] * eta))
+        if design.rt_y.size:
+            rated = design.rated_items
+            level_sd = pm.HalfNormal("sigma_level", p.level_sd)
+            zl = pm.Normal("z_level", 0.0, 1.0, dims="rated_item")
+            level = pm.Deterministic("level", pt.zeros(len(design.items))[rated].set(level_sd * zl), dims="item")
+            ry = pm.Data("rt_y", arrays["rt_y"])
+            ncat = len(design.categories)
+            cut = pm.Normal("cutpoints", 0.0, p.cut_sd, dims=("rating_judge", "cutpoint"),
+                            transform=pm.distributions.transforms.ordered,
+                            initval=np.tile(cutpoint_init(ncat), (len(rjudges), 1)))
+            padded = pt.concatenate([pt.full((len(rjudges), 1), -_BIG), cut, pt.full((len(rjudges), 1), _BIG)], axis=1)
+            rj = np.array([rjudges.index(design.cells[c][0]) for c in design.rt_cell], dtype=int)
+            eta = k[design.rt_cell][:, None] * (level[design.rt_item][:, None]
+                                                 + 0.5 * design.rt_answer[:, None] * v[design.rt_pc])
+            upper = -pt.softplus(eta - padded[rj, ry + 1][:, None])
+            lower = -pt.softplus(eta - padded[rj, ry][:, None])
+            ll = pt.inc_subtensor(ll[design.rt_pc], upper + pt.log1mexp(lower - upper))
+        pm.Potential("loglik", pt.logsumexp(ll + logw[None, :], axis=1).sum())
+    return model
+
+
+#: Variables whose diagnostics count (the population parameters; item gaps are many and
+#: reported as a group in the fit's diagnostics table through their worst value).
+POPULATION_VARS = ("mu_subset", "sigma_subset", "k", "beta", "tau", "sigma_level", "cutpoints")

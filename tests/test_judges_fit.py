@@ -1,0 +1,95 @@
+"""The judge model end to end on a small simulated table: fit, quantities, counts, planning, save/load.
+
+One module-scoped fit (2 judges, 30 pairs, 2 x 300 draws) shared by every test; the fit
+dominates the file's time, so the module is marked slow.
+"""
+
+import numpy as np
+import pytest
+
+import snrstat
+from snrstat.judges import fit_judges
+from snrstat.judges.calibration import true_values
+from snrstat.judges.simulate import draw_parameters, simulate_judgments
+from snrstat.judges.spec import judge_design
+
+pytestmark = pytest.mark.slow
+
+CATEGORIES = range(5)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    rng = np.random.default_rng(5)
+    # cells sorted by (judge, strategy): J1|Rating, J1|Vanilla, J2|Vanilla
+    params = draw_parameters(2, [(0, "rating"), (0, "pairwise"), (1, "pairwise")], 2, 5, rng)
+    params.update(k=np.array([1.5, 2.0, 0.33]), beta=np.array([0.0, 0.1, 2.0]), tau=np.array([0.3, 0.5]),
+                  mu_subset=np.array([[1.5, 1.0], [1.5, 1.0]]), sigma_subset=np.array([0.7, 0.7]))
+    frame, truth = simulate_judgments(30, judges=("J1", "J2"), n_subsets=2, n_categories=5, params=params,
+                                      random_seed=11)
+    fit = fit_judges(frame, draws=300, tune=300, chains=2, random_seed=3, categories=CATEGORIES)
+    return frame, truth, fit
+
+
+def test_summary_rows_and_points(sim):
+    frame, _, fit = sim
+    s = fit.summary()
+    assert list(s.columns) == ["median", "lo", "hi", "point", "r_hat", "ess_bulk", "ess_tail"]
+    for q in ("accuracy", "flip", "first", "snr", "k"):
+        for cell in ("J1|Vanilla", "J2|Vanilla", "J1|Rating"):
+            assert f"{q}[{cell}]" in s.index
+    assert "beta[J2|Vanilla]" in s.index and "beta[J1|Rating]" not in s.index
+    assert "accuracy_diff[J1|Rating vs Vanilla]" in s.index
+    counts = snrstat.judge_counts(frame)
+    assert s.loc["flip[J2|Vanilla]", "point"] == pytest.approx(counts.loc[("J2", "Vanilla"), "flip_rate"])
+    assert fit.diagnostics is not None and fit.diagnostics.divergences == 0
+
+
+def test_recovers_a_sharp_and_a_biased_judge(sim):
+    _, truth, fit = sim
+    s = fit.summary()
+    assert s.loc["accuracy[J1|Vanilla]", "median"] > s.loc["accuracy[J2|Vanilla]", "hi"]
+    assert s.loc["flip[J2|Vanilla]", "lo"] > s.loc["flip[J1|Vanilla]", "hi"]
+    assert s.loc["beta[J2|Vanilla]", "lo"] > 0.5 and s.loc["first[J2|Vanilla]", "lo"] > 0.55
+    truths = true_values(truth, judge_design(sim[0], categories=CATEGORIES))
+    inside = [s.loc[k, "lo"] <= v <= s.loc[k, "hi"] for k, v in truths.items() if k in s.index]
+    assert np.mean(inside) >= 0.7
+
+
+def test_counts_agree_with_the_model(sim):
+    cmp = sim[2].compare_counts()
+    assert set(cmp["quantity"]) == {"accuracy", "flip", "first"}
+    assert (cmp["difference"].abs() < 0.15).all()
+
+
+def test_mode_comparison_and_cell_table(sim):
+    fit = sim[2]
+    mc = fit.mode_comparison()
+    assert mc[["judge", "rating", "pairwise"]].values.tolist() == [["J1", "Rating", "Vanilla"]]
+    assert 0 <= mc.loc[0, "p_rating_better_accuracy"] <= 1
+    cells = fit.cell_table()
+    assert cells.loc[("J1", "Rating"), "mode"] == "rating" and np.isnan(cells.loc[("J1", "Rating"), "beta"])
+
+
+def test_planning(sim):
+    fit = sim[2]
+    plan = fit.items_needed("J1|Vanilla", gap=(0.25, 1.0))
+    assert plan.loc[0, "items"] > plan.loc[1, "items"] > 0
+    biased = fit.items_needed("J2|Vanilla", gap=(0.5,))
+    # averaging both orders cancels a strong position bias: fewer verdicts than one random order
+    assert biased.loc[0, "gain_verdicts"] > 1.0
+    two = fit.items_needed("J2|Vanilla", gap=(0.5,), judges=2)
+    assert two.loc[0, "items"] < biased.loc[0, "items"]
+    pw = fit.power("J1|Vanilla", [10, 100], gap=0.5)
+    assert pw.loc[0, "power"] < pw.loc[1, "power"]
+    with pytest.raises(snrstat.DataError, match="rating strategy"):
+        fit.items_needed("J1|Rating")
+
+
+def test_save_and_load(sim, tmp_path):
+    fit = sim[2]
+    path = fit.save(tmp_path / "judges")
+    back = snrstat.load_fit(path)
+    assert type(back).__name__ == "JudgeFit" and back.config == fit.config
+    assert back.summary().equals(fit.summary())
+    assert back.items_needed("J1|Vanilla", gap=(0.5,)).equals(fit.items_needed("J1|Vanilla", gap=(0.5,)))

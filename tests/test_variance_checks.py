@@ -1,0 +1,115 @@
+"""Misfit checks and the likelihood / design rules of issue 13 (no sampling: a few seconds)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+from scipy.special import expit
+
+from snrstat.schema import validate
+from snrstat.variance import quantities as q
+from snrstat.variance.calibration import simulate_outside
+from snrstat.variance.checks import cluster_pvalue, cluster_stat
+from snrstat.variance.model import NU_GRID, binomial_mixture_logp
+from snrstat.variance.records import select_records
+from snrstat.variance.spec import MIN_EXPECTED_COUNT, build_design, dispersion, expected_counts
+
+
+def _records(frame):
+    return select_records(validate(frame))
+
+
+def test_dispersion_test_holds_its_level_on_binomial_data_near_a_ceiling():
+    """Purely binomial counts at p about 0.97-0.99 with 100 items: the old empirical-logit test
+    fired on 12-97% of such data sets; the bootstrap test must stay near its 1% level."""
+    rng = np.random.default_rng(5)
+    fired = []
+    for i in range(40):
+        p = rng.uniform(0.965, 0.99)
+        rows = [{"model": f"m{m}", "seed": str(s), "step": 100 * c, "n_items": 100,
+                 "value": rng.binomial(100, p) / 100} for m in range(8) for s in range(3) for c in range(5)]
+        frame = pd.DataFrame(rows).assign(task="t", metric="acc", size="1B", data_order=pd.NA)
+        fired.append(dispersion(_records(frame))[1] < 0.01)
+    assert np.mean(fired) <= 0.1
+
+
+def test_dispersion_test_detects_shared_items():
+    """Checkpoints scored on one item set vary far less than binomial: p must be tiny."""
+    rng = np.random.default_rng(6)
+    base = rng.binomial(1000, 0.6, size=(6, 2))
+    rows = [{"model": f"m{m}", "seed": str(s), "step": 100 * c, "n_items": 1000,
+             "value": (base[m, s] + rng.integers(-2, 3)) / 1000} for m in range(6) for s in range(2) for c in range(6)]
+    frame = pd.DataFrame(rows).assign(task="t", metric="acc", size="1B", data_order=pd.NA)
+    ratio, p = dispersion(_records(frame))
+    assert ratio < 0.1 and p < 0.01
+
+
+def test_auto_likelihood_uses_the_exact_binomial_near_a_ceiling_and_says_why():
+    frame, _, _ = simulate_outside("ceiling", np.random.default_rng(1))
+    rec = _records(frame)
+    assert expected_counts(rec).min() < MIN_EXPECTED_COUNT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = build_design(rec)
+    assert d.likelihood == "binomial" and "exact" in d.likelihood_reason
+    assert d.designs["seed"] == "nested" and d.crossable == ("seed",)  # labels 0, 1, 2 in every model
+    frame, _, _ = simulate_outside("unbalanced", np.random.default_rng(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = build_design(_records(frame))
+    assert d.likelihood == "logit_normal" and d.designs["seed"] == "nested" and d.crossable == ()
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_binomial_mixture_logp_matches_numerical_integration(robust):
+    y, n, eta, s = np.array([97.0, 91.0, 100.0]), np.array([100.0, 100.0, 100.0]), np.array([3.2, 3.0, 3.5]), 0.4
+    got = binomial_mixture_logp(y, n, eta, s, robust, np, per_nu=True)
+    for r in range(3):
+        for j, nu in enumerate(NU_GRID if robust else [None]):
+            dens = (lambda z: stats.t.pdf(z, nu)) if robust else stats.norm.pdf
+            f = lambda z: stats.binom.pmf(y[r], n[r], expit(eta[r] + s * z)) * dens(z)
+            want = np.log(integrate.quad(f, -60, 60, limit=400, points=[0.0])[0])
+            value = got[r, j] if robust else got[r]
+            assert value == pytest.approx(want, abs=5e-3 if robust else 5e-4), (r, nu)
+
+
+def test_noise_is_pooled_over_the_models_own_means():
+    mu, a, s = 2.5, np.array([-1.0, 0.0, 1.5]), 0.2
+    out = q.score_quantities(mu, a, {"model": 0.8, "ckpt": s}, n_bar=100)
+    per_model = [q.noise_sd(mu + ai, s, 100) for ai in a]
+    assert out["noise_sd"] == pytest.approx(np.sqrt(np.mean(np.square(per_model))))
+    assert out["noise_sd"] != pytest.approx(q.noise_sd(mu, s, 100), rel=1e-3)  # not at the grand mean
+    mm = expit(mu + a)
+    assert out["snr"] == pytest.approx((mm.max() - mm.min()) / out["noise_sd"])
+
+
+def test_student_t_checkpoint_sds():
+    # large nu: the normal result; identity link: s sqrt(nu / (nu - 2)), infinite for nu <= 2
+    assert q.score_sd(0.3, 0.2, nu=1e6) == pytest.approx(q.score_sd(0.3, 0.2), rel=2e-3)
+    assert q.score_sd(0.3, 0.2, nu=3.0) > q.score_sd(0.3, 0.2)
+    assert q.score_sd(0.0, 0.1, "identity", 2.0, nu=4.0) == pytest.approx(0.2 * np.sqrt(2.0))
+    assert np.isinf(q.score_sd(0.0, 0.1, "identity", 1.0, nu=2.0))
+
+
+def test_cluster_statistic_separates_clusters_from_a_normal_sample():
+    rng = np.random.default_rng(0)
+    clustered = np.repeat([0.0, 1.0, 2.0], 4) + 0.01 * rng.standard_normal(12)
+    stat = cluster_stat(clustered)
+    assert stat[1] > 0.95 and stat[0] == pytest.approx(stat[1] / 2, abs=0.05)
+    rep = rng.standard_normal((400, 12))
+    assert cluster_pvalue(clustered, rep)["p"] < 0.01
+    assert cluster_pvalue(rng.standard_normal(12), rep)["p"] > 0.05
+
+
+def test_outside_simulators_truth_uses_the_posterior_definitions():
+    rng = np.random.default_rng(3)
+    for kind in ("unbalanced", "student_t", "ceiling", "continuous"):
+        frame, truth, _ = simulate_outside(kind, rng)
+        validate(frame)
+        assert truth["snr"] == pytest.approx(truth["signal"] / truth["noise"])
+        assert 0 < truth["sigma_ckpt"] < truth["noise_sd"] or kind == "continuous"
+    frame, _, layout = simulate_outside("unbalanced", rng)
+    runs = frame.groupby("model")["seed"].nunique()
+    assert runs.between(2, 4).all() and frame.groupby(["model", "seed"]).size().between(2, 9).all()
