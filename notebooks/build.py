@@ -565,7 +565,7 @@ frame.groupby("model")["value"].mean().sort_values().tail(5)"""),
 keys = frame["subtask"] + "/" + frame["item"]
 subset = np.random.default_rng(0).choice(np.sort(keys.unique()), 400, replace=False)
 sub = frame[keys.isin(subset)]
-fit = fit_items(sub, n_options=10, interaction=False, method="nuts", draws=500, tune=500, chains=2, random_seed=0)
+fit = fit_items(sub, n_options=10, interaction=False, method="nuts", draws=500, tune=1000, chains=4, random_seed=0)
 print(fit.config["spec_text"])
 fit.diagnostics"""),
     ("md", """\

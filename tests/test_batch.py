@@ -158,6 +158,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow  # starts two worker processes (PyMC and JAX imported, models compiled)
 def test_cluster_same_numbers_any_order_one_compile_per_worker_and_shape(client, serial, frame):
     out = fit_many(list(reversed(_specs())), frame, client=client, random_seed=SEED, progress=False)
     assert list(out) == [f"mean/{g}" for g in "fedcba"] and not out.failures
@@ -171,6 +172,7 @@ def test_cluster_same_numbers_any_order_one_compile_per_worker_and_shape(client,
     assert (per_worker <= 2).all()
 
 
+@pytest.mark.slow  # starts two worker processes (PyMC and JAX imported, models compiled)
 def test_ambient_client_reaches_nested_batches(client, serial, frame):
     with using_client(client) as c:
         assert c is client
@@ -183,6 +185,7 @@ def test_ambient_client_reaches_nested_batches(client, serial, frame):
     assert list(local.report["worker"]) == ["local"]
 
 
+@pytest.mark.slow  # starts two worker processes (PyMC and JAX imported, models compiled)
 def test_killed_worker_fit_retried_failure_reported(client, frame, tmp_path):
     marker = tmp_path / "died"
     specs = [FitSpec("mean/killed", fit_mean_dying, args=("e",), options={**SMALL, "marker": str(marker)}),

@@ -71,7 +71,7 @@ def test_reduced_misfit_study_covers_and_does_not_cry_wolf():
     of sigma_ckpt to 0), and the tail check must not switch to a robust likelihood."""
     from snrstat.variance.calibration import run_outside
 
-    cov, chk = run_outside(("unbalanced", "continuous"), 4, draws=300, tune=300, chains=2, seed=77,
+    cov, chk = run_outside(("unbalanced", "continuous"), 3, draws=300, tune=300, chains=2, seed=77,
                            progress=False)
     assert set(cov["quantity"]) == {"sigma_model", "sigma_seed", "sigma_ckpt", "noise", "snr"}
     n = len(cov)

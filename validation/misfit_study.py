@@ -17,7 +17,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -43,14 +42,17 @@ def markdown(tables: dict, header: str) -> str:
         lines += [f"## {tag}", "", "| design | quantity | n | cover 90% | binomial 95% range | |", "|---|---|---|---|---|---|"]
         lines += [f"| {d} | {q} | {int(r['n'])} | {r['cover90']:.2f} | [{r['lo95']:.2f}, {r['hi95']:.2f}] | "
                   f"{'ok' if r['ok'] else 'MISS'} |" for (d, q), r in c.iterrows()]
-        k = chk.groupby("design").agg(n=("dataset", "size"), tail_flag_first=("tail_flag_first", "mean"),
+        chk = chk.assign(p05=chk["tail_p_first"] < 0.05, p01=chk["tail_p_first"] < 0.01)
+        k = chk.groupby("design").agg(n=("dataset", "size"), p01=("p01", "mean"), p05=("p05", "mean"),
+                                      tail_flag_first=("tail_flag_first", "mean"),
                                       tail_flag_final=("tail_flag_final", "mean"),
                                       dispersion_flag=("dispersion_flag", "mean"), diag_ok=("ok", "mean"),
                                       median_s=("seconds", "median"))
         lik = chk.groupby("design")["likelihood"].agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))
-        lines += ["", "| design | n | tail check flags the first fit | flags the final fit | dispersion flag | "
-                  "likelihood chosen | diagnostics ok | median s/fit |", "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {d} | {int(r['n'])} | {r['tail_flag_first']:.2f} | {r['tail_flag_final']:.2f} | "
+        lines += ["", "| design | n | tail p < 0.01 (first fit) | tail p < 0.05 (first fit) | final fit flagged | "
+                  "dispersion flag | likelihood chosen | diagnostics ok | median s/fit |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {d} | {int(r['n'])} | {r['p01']:.2f} | {r['p05']:.2f} | {r['tail_flag_final']:.2f} | "
                   f"{r['dispersion_flag']:.2f} | {lik[d]} | {r['diag_ok']:.2f} | {r['median_s']:.1f} |"
                   for d, r in k.iterrows()]
         lines.append("")
@@ -103,9 +105,19 @@ def report() -> None:
         "Data from `snrstat.variance.calibration.simulate_outside` (not the model's simulator, truths log-uniform "
         "over realistic ranges, not from the priors; seed labels 0, 1, ... in every model, effects nested); fits "
         "with the defaults (`likelihood='auto'`, nested seeds, misfit checks). 'binomial 95% range': the central "
-        "95% of Binomial(n, 0.9)/n. Tail check: posterior predictive p of the kurtosis of within-run residuals "
-        "< 0.01.", "", "Runs:", *headers])
-    (RESULTS / "variance_misfit.md").write_text(markdown(parts, intro))
+        "95% of Binomial(n, 0.9)/n. Tail check: posterior predictive p of the kurtosis of within-run residuals; "
+        "these runs refitted with `binomial_t` at p < 0.01, the rule in the code now is p < 0.05 (column 4). "
+        "'diagnostics ok' is low because 2 chains x 300 draws cannot reach the ESS >= 400 threshold.",
+        "", "Runs:", *headers])
+    md = markdown(parts, intro)
+    pv = RESULTS / "misfit_point_vs_truth.csv"
+    if pv.exists():
+        d = pd.read_csv(pv)
+        g = d.groupby("design")["ratio"]
+        md += "\n" + "\n".join(["## The paper's point SNR against the truth (same data sets, no fit)", "",
+                          "| design | n | median point / true SNR | share above the truth |", "|---|---|---|---|"]
+                         + [f"| {k} | {len(v)} | {v.median():.2f} | {(v > 1).mean():.2f} |" for k, v in g]) + "\n"
+    (RESULTS / "variance_misfit.md").write_text(md)
     print((RESULTS / "variance_misfit.md").read_text())
 
 

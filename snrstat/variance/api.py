@@ -92,13 +92,15 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         when some sigma rests on a single contrast, e.g. two models) and, if the sampler
         still diverges, refits once at 0.99 with the same seed (``settings["retried"]``).
     level : default credible level of :meth:`VarianceFit.summary`.
-    checks : run the misfit checks of :mod:`snrstat.variance.checks` (posterior predictive
+    checks : ``True``: run the misfit checks of :mod:`snrstat.variance.checks` (posterior predictive
         checks of tail weight, dispersion and clustering, prior-posterior overlap; results in
         ``fit.spec["checks"]``, flags as :class:`~snrstat.variance.checks.MisfitWarning`) and let
         them settle the "auto" choices: ``likelihood="auto"`` refits with a Student-t
         checkpoint likelihood when the residuals are heavier-tailed than predicted, and
         seed labels shared by every model are fitted nested and crossed, crossed kept only
         when PSIS-LOO clearly prefers it (``fit.spec["comparisons"]``, ``"design_reason"``).
+        ``"flags"``: the checks only, no refits. ``False``: none. Findings and reasons are in
+        ``fit.diagnostics.checks``.
 
     Returns a :class:`~snrstat.variance.fit.VarianceFit`. A fit whose diagnostics miss the
     thresholds (R-hat <= 1.01, ESS >= 400, no divergences, BFMI > 0.3) warns with advice.
@@ -134,9 +136,23 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
         return _fit_compiled(comp, d, pri, st, cores, False, level)
 
-    from snrstat.variance.checks import refine
+    from snrstat.variance.checks import check_fit, refine
 
-    return refine(fit, refit, likelihood=likelihood, seed_design=seed_design, order_design=order_design)
+    if checks == "flags":  # the checks without refits (batches keep their options and say what misfits)
+        fit.spec["checks"] = check_fit(fit)
+        return _surface_checks(fit)
+    return _surface_checks(refine(fit, refit, likelihood=likelihood, seed_design=seed_design,
+                                  order_design=order_design))
+
+
+def _surface_checks(fit: VarianceFit) -> VarianceFit:
+    """Model-check findings and the reasons for automatic choices, in ``fit.diagnostics.checks``
+    (shown by ``repr(fit)`` and ``fit.diagnostics``, saved with the fit, listed by the report)."""
+    spec = fit.spec
+    found = list((spec.get("checks") or {}).get("flags", []))
+    found += [spec[k] for k in ("likelihood_reason", "design_reason") if spec.get(k)]
+    fit.diagnostics.checks = found
+    return fit
 
 
 def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None, components=COMPONENTS,
@@ -145,20 +161,22 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
                       centered="auto", marginalize: bool = True, random_seed: int = 0, draws: int = 1000,
                       tune: int = 1000, chains: int = 4, sampler: str = "nutpie", target_accept: float | None = None,
                       cores: int | None = None, progress: bool = True, level: float = 0.9, client=None,
-                      workers: int | None = None, store=None) -> FitCollection:
+                      workers: int | None = None, store=None, checks="flags") -> FitCollection:
     """Fit many tasks (one metric) with :func:`fit_variance`'s options, compiling once per structure.
 
     ``tasks=None`` takes every task that has ``metric``. ``metric`` may also be a dict
     task -> metric. Tasks whose designs share a :meth:`Design.signature` reuse one
     compilation (only the data are swapped). Every task gets the same ``random_seed``.
-    The misfit checks of :func:`fit_variance` are not run (``checks=False``).
+    The misfit checks of :func:`fit_variance` run without refits (``checks="flags"``: every fit
+    keeps the batch's options, and ``fit.diagnostics.checks`` says what misfits); ``checks=True``
+    lets them choose the likelihood and seed design per task, ``False`` skips them.
 
     The fits run through :func:`snrstat.inference.batch.fit_many`: in this process by default,
     on Dask with ``client="local"`` / ``workers=N`` (a LocalCluster), a scheduler address or a
     ``Client`` (the numbers are the same to the bit). ``store``: a folder where each fit is
     saved as ``TASK--METRIC--SIZE.nc`` as it finishes; a rerun resumes from it. A task whose
     records cannot be selected raises DataError before any fit; a fit that fails while
-    sampling is left out, named in ``failures`` and a warning.
+    sampling is left out and named in ``failures`` (task -> error) and a warning.
     Returns a :class:`FitCollection` (a dict task -> VarianceFit) with a stacked ``summary()``.
     """
     from snrstat.inference.batch import FitSpec, fit_many
@@ -174,7 +192,7 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
     options = dict(size=size, components=components, likelihood=likelihood, last_n=last_n, trend=trend,
                    seed_design=seed_design, order_design=order_design, priors=priors, centered=centered,
                    marginalize=marginalize, random_seed=int(random_seed), draws=draws, tune=tune, chains=chains,
-                   sampler=sampler, target_accept=target_accept, level=level, checks=False)
+                   sampler=sampler, target_accept=target_accept, level=level, checks=checks)
     if cores is not None:  # else each place chooses (Dask workers sample chains one after another)
         options["cores"] = cores
     specs, data = [], {}
@@ -187,7 +205,8 @@ def fit_variance_many(frame: pd.DataFrame, tasks=None, metric=None, *, size=None
     batch = fit_many(specs, data, client=client, workers=workers, store=store, progress=progress)
     out = FitCollection((t, batch[s.name]) for t, s in zip(tasks, specs) if s.name in batch)
     out.n_compilations = batch.n_compilations
-    out.failures, out.report = batch.failures, batch.report
+    out.failures = {t: batch.failures[s.name] for t, s in zip(tasks, specs) if s.name in batch.failures}
+    out.report = batch.report
     return out
 
 
