@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from snrstat.decision.calibration import decision_coverage, predictive_check
-from snrstat.decision.design import p_correct, simulate_comparisons
+from snrstat.decision.planning import p_correct, simulate_comparisons
 
 DA_CONFIGS = {
     # one run per model, checkpoint noise only (the Pythia / DataDecide situation)

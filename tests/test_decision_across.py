@@ -4,7 +4,7 @@ import pytest
 from scipy import special, stats
 
 from snrstat.decision import snr_vs_decision
-from snrstat.decision.across import _measure
+from snrstat.decision.across_tasks import _measure
 from snrstat.schema import DataError
 
 

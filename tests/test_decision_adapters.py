@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from snrstat.decision import decision_accuracy_from_fits, p_correct, variance_noise_components
-from snrstat.decision.design import estimate_variance
+from snrstat.decision.planning import estimate_variance
 
 
 @pytest.mark.slow

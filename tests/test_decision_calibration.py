@@ -34,7 +34,7 @@ def test_cluster_check_sees_clustered_models_and_not_normal_ones():
     import numpy as np
 
     from snrstat.decision.calibration import cluster_check, simulate_records
-    from snrstat.decision.joint import two_scale_posterior
+    from snrstat.decision.two_scales import two_scale_posterior
 
     rng = np.random.default_rng(4)
     centre = np.repeat([0.0, 0.03, 0.06], 4)

@@ -5,7 +5,7 @@ from scipy.stats import multivariate_normal
 
 from snrstat.decision import decision_accuracy_from_fits, fit_two_scales, two_scale_posterior
 from snrstat.decision.calibration import simulate_records, true_decision_accuracy
-from snrstat.decision.joint import _Model, _Scale
+from snrstat.decision.two_scales import _Model, _Scale
 from snrstat.schema import DataError
 
 MODELS = [f"m{i}" for i in range(4)]

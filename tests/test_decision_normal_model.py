@@ -5,7 +5,7 @@ from scipy.stats import multivariate_normal
 
 from snrstat.decision import fit_normal_means, fit_window
 from snrstat.decision.calibration import decision_coverage, simulate_records
-from snrstat.decision.normal_model import _collapse, _Stats
+from snrstat.decision.single_scale import _collapse, _Stats
 from snrstat.schema import DataError
 
 

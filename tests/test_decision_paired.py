@@ -5,7 +5,7 @@ from scipy import special
 from statsmodels.stats.contingency_tables import mcnemar
 
 from snrstat.decision import mcnemar_exact, paired_bootstrap, paired_comparison
-from snrstat.decision.paired import paired_items, population_difference
+from snrstat.decision.item_comparison import paired_items, population_difference
 from snrstat.schema import DataError
 
 

@@ -138,9 +138,9 @@ def planned_noise(frame, task, metric, size, models, joint, args):
 
 def analyse(frame, task: str, args) -> dict:
     from snrstat.decision._draws import interval
-    from snrstat.decision.design import detectable_difference, predictive_decision_accuracy
-    from snrstat.decision.joint import fit_two_scales
-    from snrstat.decision.posterior import decision_accuracy_from_fits
+    from snrstat.decision.planning import detectable_difference, predictive_decision_accuracy
+    from snrstat.decision.two_scales import fit_two_scales
+    from snrstat.decision.accuracy import decision_accuracy_from_fits
 
     rows = frame[frame["task"] == task]
     metric = pick_metric(frame, task, args.metric)

@@ -3,7 +3,7 @@
 The decision functions take posterior draws; a fit only has to offer ``model_mean``
 (chain, draw, model) and noise sds through ``fit.draws(name)``. This module maps a
 :class:`snrstat.variance.VarianceFit` onto the noise components of a planned experiment
-(:mod:`snrstat.decision.design`).
+(:mod:`snrstat.decision.planning`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from snrstat.schema import DataError
 
 
 def variance_noise_components(fit) -> dict:
-    """Noise draws of a VarianceFit for :func:`snrstat.decision.design.p_correct` and friends.
+    """Noise draws of a VarianceFit for :func:`snrstat.decision.planning.p_correct` and friends.
 
     ``sigma_seed`` and ``sigma_order`` are the score-scale run-level sds; the checkpoint
     noise of one score is ``noise_sd`` when the fit has it (checkpoint noise and binomial

@@ -22,9 +22,9 @@ import pandas as pd
 import xarray as xr
 
 from snrstat.decision._draws import interval
-from snrstat.decision.joint import two_scale_posterior
-from snrstat.decision.normal_model import normal_means_posterior
-from snrstat.decision.posterior import posterior_decision_accuracy
+from snrstat.decision.two_scales import two_scale_posterior
+from snrstat.decision.single_scale import normal_means_posterior
+from snrstat.decision.accuracy import posterior_decision_accuracy
 
 
 def true_decision_accuracy(small: np.ndarray, target: np.ndarray) -> float:
@@ -185,7 +185,7 @@ def predictive_check(
     error. With fixed sigmas the match is approximate (the prior pulls weakly identified
     sigmas).
     """
-    from snrstat.decision.design import predictive_decision_accuracy
+    from snrstat.decision.planning import predictive_decision_accuracy
 
     rng = np.random.default_rng(seed)
     out = []

@@ -2,7 +2,7 @@
 
 Heineman et al. 2025 filter a suite's subtasks by their own point-estimate SNR and keep the
 top k (MMLU: 16 of 57 subjects beat all 57). Here each subtask's SNR is a posterior (the
-nested normal model of :mod:`snrstat.decision.normal_model`, fitted to the last n
+nested normal model of :mod:`snrstat.decision.single_scale`, fitted to the last n
 checkpoints of every run), the subset is chosen to maximise the posterior median SNR of
 the aggregate score (the mean of the kept subtasks per record), and the result says how
 probable it is that the subset really beats the full suite.
@@ -23,7 +23,7 @@ import pandas as pd
 
 from snrstat.decision._draws import check_scalar_draws, fit_draws, interval, stack_samples
 from snrstat.decision._window import last_checkpoints, pick_records
-from snrstat.decision.normal_model import fit_window
+from snrstat.decision.single_scale import fit_window
 from snrstat.inference import renamed
 from snrstat.schema import RUN_COLUMNS, DataError, run_ids
 from snrstat.select import DEFAULT_LAST_N

@@ -113,8 +113,8 @@ def snr_decision_table(frame: pd.DataFrame, *, small: str, target: str, metric_f
     are skipped with the reason in column ``error``. The columns feed
     :func:`snr_vs_decision`: snr_median, snr_sd, da_median, da_sd (and intervals).
     """
-    from snrstat.decision.joint import fit_two_scales
-    from snrstat.decision.posterior import decision_accuracy_from_fits
+    from snrstat.decision.two_scales import fit_two_scales
+    from snrstat.decision.accuracy import decision_accuracy_from_fits
 
     def default_metric(task, metrics):
         for m in ("len_norm", "acc", "acc_norm"):

@@ -13,7 +13,7 @@ This model lets the data say how alike the two scales are:
     b[s] ~ N(0, sigma_run[s]),  e[s] ~ N(0, sigma_ckpt[s])        noise of each scale
 
 with mu flat, half-Cauchy(A_s) priors on every sd (A_s = the sd of the scale's scores, as
-in :mod:`snrstat.decision.normal_model`) and a uniform prior on rho. Given the
+in :mod:`snrstat.decision.single_scale`) and a uniform prior on rho. Given the
 hyperparameters (two between-model sds, rho, and per scale sigma_ckpt and, where
 identified, sigma_run) everything else is normal: run effects, model means and mu are
 integrated out in closed form, the 5-7 hyperparameters are sampled from their exact
@@ -21,7 +21,7 @@ marginal posterior with an affine-invariant ensemble sampler (Goodman & Weare 20
 several independent ensembles, seeded, vectorised in numpy, a few seconds), and the
 model means are then drawn exactly given each hyperparameter draw. R-hat across the
 ensembles and ESS are checked. Levels without replication are dropped as in
-:mod:`snrstat.decision.normal_model`; with one checkpoint per run but several runs, the
+:mod:`snrstat.decision.single_scale`; with one checkpoint per run but several runs, the
 runs play the role of checkpoints (their spread is all the noise).
 """
 
