@@ -36,7 +36,7 @@ _EXPORTS = {
     "snr_table": "snrstat.point.table",
     "decision_table": "snrstat.point.table",
     "list_datasets": "snrstat.datasets",
-    # Bayesian variance decomposition (science.md section 4)
+    # Bayesian variance decomposition (the hierarchical model of snrstat.variance.spec)
     "fit_variance": "snrstat.variance",
     "fit_variance_many": "snrstat.variance",
     "simulate": "snrstat.variance",
@@ -54,7 +54,7 @@ _EXPORTS = {
     "rank_tasks": "snrstat.decision",
     "select_subtasks": "snrstat.decision",
     "paired_comparison": "snrstat.decision",
-    # item level (science.md section 7)
+    # item level (Madaan et al. 2024; Lord 1980 for item response theory)
     "fit_items": "snrstat.items",
     "ItemFit": "snrstat.items",
     "snr_vs_decision": "snrstat.decision",
@@ -65,7 +65,7 @@ _EXPORTS = {
     "leave_one_size_out": "snrstat.scaling",
     "ScalingFit": "snrstat.scaling",
     "coverage_summary": "snrstat.scaling",
-    # LLM-as-judge noise (science.md section 8)
+    # LLM-as-judge noise (Zheng et al. 2023; Zeng et al. 2024)
     "read_judgments": "snrstat.io.judgments",
     "fit_judges": "snrstat.judges",
     "JudgeFit": "snrstat.judges",

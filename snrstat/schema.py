@@ -27,7 +27,7 @@ COLUMNS = (
 #: (the shot count, the split), Inspect's epoch (a repeated attempt at the same item) and log
 #: (one evaluation run of several of the same model and task).
 SETTING_COLUMNS = ("num_fewshot", "split", "epoch", "log")
-#: Columns that define a training run (science.md section 1).
+#: Columns that define a training run (Heineman et al. 2025).
 RUN_COLUMNS = ("model", "size", "seed", "data_order")
 
 #: Metrics that are proportions in [0, 1]; others (bpb, loss, ppl) only need to be finite.

@@ -1,4 +1,4 @@
-"""``snrstat items``: the item-level model of a benchmark (science.md section 7)."""
+"""``snrstat items``: the item-level model of a benchmark (Madaan et al. 2024; Lord 1980 for item response theory)."""
 
 from __future__ import annotations
 

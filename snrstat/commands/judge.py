@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
         "judge",
         help="LLM-as-judge noise: accuracy, order flips, position bias, judge SNR, rating vs pairwise",
         description=(
-            "Simple counts on the raw verdicts, then a hierarchical model of the verdicts (science.md section 8): "
+            "Simple counts on the raw verdicts, then a hierarchical model of the verdicts (Zheng et al. 2023; Zeng et al. 2024): "
             "P(prefers answer 1) = logistic(k[judge,strategy] * gap + beta[judge,strategy] * order), gaps pooled "
             "within subsets, isolated ratings as an ordered logistic with judge-specific thresholds. Per judge and "
             "strategy: accuracy against gold, the probability that the verdict flips when the order is swapped, the "

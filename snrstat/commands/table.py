@@ -60,7 +60,7 @@ def compute(frame: pd.DataFrame, *, metric=None, last_n: int = 5, mode: str = "p
 
 
 def scaling_error_rows(frame: pd.DataFrame):
-    """The paper's two-step scaling-law error per task and target run (science.md section 2):
+    """The paper's two-step scaling-law error per task and target run (Heineman et al. 2025):
     columns task, metric (the accuracy metric), target, predicted, actual, rel_error.
 
     ``None`` when the data hold no ladder (no bpb, or no target runs of the OLMo ladder):

@@ -3,7 +3,7 @@
 - :class:`SamplerSettings`: random_seed, draws, tune, chains, target_accept, sampler, backend.
 - :func:`sample`: nutpie (PyMC's NUTS as fallback), a bounded compile cache, one divergence
   retry, Ctrl-C raises :class:`SamplingInterrupted` instead of returning a partial trace.
-- :class:`Diagnostics` / :func:`diagnose`: one type, one set of thresholds (science.md section 5).
+- :class:`Diagnostics` / :func:`diagnose`: one type, one set of thresholds (Vehtari et al. 2021).
 - :func:`interval`: equal-tailed intervals as DataArrays with a ``ci_bound`` dim.
 - :class:`Fit`: the base every result subclasses (``idata``, ``config``, ``diagnostics``,
   ``draws``, ``summary`` with the same columns everywhere, ``save``); :func:`load_fit` through

@@ -1,4 +1,4 @@
-"""Sampler health, one type and one set of thresholds for every fit (science.md section 5):
+"""Sampler health, one type and one set of thresholds for every fit (Vehtari et al. 2021):
 R-hat <= 1.01, bulk and tail ESS >= 400, no divergent transitions, E-BFMI > 0.3 in every chain.
 
 Model checks (posterior predictive checks, likelihood comparisons) are reported beside the

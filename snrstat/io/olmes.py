@@ -28,7 +28,7 @@ from snrstat.io._common import (
 )
 from snrstat.schema import DataError, validate
 
-#: OLMES metric names given snrstat's vocabulary (science.md): bits per byte of the correct answer.
+#: OLMES metric names given snrstat's vocabulary: bits per byte of the correct answer.
 RENAME = {"bits_per_byte_corr": "bpb"}
 #: Per-item fields that are choices or flags, not scores.
 _NOT_SCORES = re.compile(r"^(predicted_index.*|correct_choice|no_answer|num_.*)$")

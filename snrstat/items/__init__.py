@@ -1,4 +1,4 @@
-"""Item-level analysis: a benchmark as a sample of items (science.md section 7).
+"""Item-level analysis: a benchmark as a sample of items (Madaan et al. 2024; Lord 1980 for item response theory).
 
 Stages, one module each:
 

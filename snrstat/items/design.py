@@ -38,7 +38,7 @@ class TermDroppedWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ItemPriors:
-    """Priors on the logit scale of the item model (science.md section 7).
+    """Priors on the logit scale of the item model (Madaan et al. 2024; Lord 1980 for item response theory).
 
     - ``theta ~ ZeroSumNormal(sigma_theta)``, ``sigma_theta ~ HalfNormal(theta)``: model abilities
       (iid Normal(0, sigma_theta) centred on their mean: the item difficulties carry the location).

@@ -42,7 +42,7 @@ KEEP = ("theta", "sigma_theta", "mu_b", "tau", "mu_c", "sigma_c", "b", "a", "sig
 
 @register_fit
 class ItemFit(Fit):
-    """A fitted item-response model (science.md section 7).
+    """A fitted item-response model (Madaan et al. 2024; Lord 1980 for item response theory).
 
     ``summary()`` rows: each model's ability ``theta``, its expected score on this item set
     (``score_items``, point = the observed accuracy) and on the population of items
@@ -289,7 +289,7 @@ def fit_items(
     advi_iterations: int = ADVI_ITERATIONS,
     level: float = 0.9,
 ) -> ItemFit:
-    """Fit the hierarchical item-response model to item-level records (science.md section 7).
+    """Fit the hierarchical item-response model to item-level records (Madaan et al. 2024; Lord 1980 for item response theory).
 
     ``P(correct) = g + (1 - g) logistic(a_i (theta_m + delta_mc + u_run + w_ckpt - b_i))``: model
     abilities, item difficulties pooled by ``category`` (default: the subtask), an optional 2PL

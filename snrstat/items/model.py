@@ -1,4 +1,4 @@
-"""The PyMC graph of the item-response model (science.md section 7).
+"""The PyMC graph of the item-response model (Madaan et al. 2024; Lord 1980 for item response theory).
 
 For respondent r (a model, or one run of it at one checkpoint) and item i of category c:
 

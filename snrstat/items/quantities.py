@@ -2,7 +2,7 @@
 
 Every kernel takes a :class:`Params` (posterior draws flattened to ``S`` draws) and returns
 arrays whose first axis is the draw, so intervals and probabilities come from the same draws.
-The estimands (science.md section 7; Madaan et al. 2024 for item sampling as a variance source):
+The estimands (Madaan et al. 2024; Lord 1980 for item response theory; Madaan et al. 2024 for item sampling as a variance source):
 
 - *score on this item set*: the expected accuracy of model m over the benchmark's items,
   ``mean_i P(m, i)`` (what a re-run with fresh answer noise would average to on these items);

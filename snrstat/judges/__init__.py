@@ -1,4 +1,4 @@
-"""LLM-as-judge noise (science.md section 8): judge, position and scoring-mode effects.
+"""LLM-as-judge noise (Zheng et al. 2023; Zeng et al. 2024): judge, position and scoring-mode effects.
 
 Records -> design (:mod:`~snrstat.judges.spec`) -> PyMC graph (:mod:`~snrstat.judges.model`)
 -> per-draw quantities (:mod:`~snrstat.judges.quantities`) -> fit (:mod:`~snrstat.judges.fit`).

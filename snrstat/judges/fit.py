@@ -31,7 +31,7 @@ COMPARISONS = ("accuracy_diff", "agreement_diff", "snr_ratio")
 
 @register_fit
 class JudgeFit(Fit):
-    """A fitted judge model (science.md section 8).
+    """A fitted judge model (Zheng et al. 2023; Zeng et al. 2024).
 
     ``summary()`` rows, per (judge, strategy) cell ``judge|strategy``: ``accuracy``, ``flip``,
     ``first``, ``snr`` (point = the raw count, NaN for SNR), ``k``, ``beta``; per judge ``tau``;

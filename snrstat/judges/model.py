@@ -16,7 +16,7 @@ For an isolated rating of answer a (+1 for answer 1, -1 for answer 2)::
     score ~ OrderedLogistic(k[j,s] * (level[i] + a * sign[i] * gap[j,i] / 2), cutpoints[j])
 
 so both modes read the same perceived gap; a rating adds the logistic noise of scoring each
-answer alone and the coarseness of the score scale (science.md section 8; ordered logistic
+answer alone and the coarseness of the score scale (Zheng et al. 2023; Zeng et al. 2024; ordered logistic
 as in McCullagh 1980). The mean of log k over cells is 0 (which fixes the scale), and the
 shared item part ties the judges' scales together.
 

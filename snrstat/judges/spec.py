@@ -1,6 +1,6 @@
 """From a judgment frame to the arrays of the judge model, with printed priors.
 
-The model (science.md section 8; Zeng et al. 2024 for the data, Zheng et al. 2023 for
+The model (Zheng et al. 2023; Zeng et al. 2024; Zeng et al. 2024 for the data, Zheng et al. 2023 for
 position bias) gives each item (pair of answers) a latent quality gap, oriented to the gold
 label and pooled within its subset: a mean per judge and subset, a part shared by all judges,
 and each judge's own perception error ``u[judge, item] ~ N(0, tau[judge])`` shared by its

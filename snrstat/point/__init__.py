@@ -10,7 +10,7 @@ and the variance metrics of Madaan et al. 2024 (arXiv 2406.10229).
 
 A noise of exactly 0 with a positive signal gives SNR = +inf with an :class:`InfiniteSNRWarning`;
 signal and noise both 0 (constant scores) give NaN with an :class:`UndefinedSNRWarning`: 0/0 is
-undefined (science.md section 5), and such a benchmark or subtask is never ranked first.
+undefined (0/0 has no value), and such a benchmark or subtask is never ranked first.
 """
 
 from snrstat.point._core import (

@@ -1,7 +1,7 @@
 """Signal, noise, SNR and decision accuracy of plain score vectors.
 
 Definitions of Heineman et al. 2025, "Signal and Noise" (arXiv 2508.13144), section 2 of
-``docs/science.md``; the appendix variants of the signal are selected with ``kind``.
+Heineman et al. 2025; the appendix variants of the signal are selected with ``kind``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def signal_to_noise_ratio(signal_scores, noise_scores, kind: str = "range") -> f
 
     A noise of exactly 0 gives ``+inf`` with an :class:`InfiniteSNRWarning` when the signal
     is positive; when the signal is 0 too (constant scores) the ratio 0/0 is undefined: NaN with
-    an :class:`UndefinedSNRWarning` (science.md section 5), never ranked as the best benchmark.
+    an :class:`UndefinedSNRWarning` (0/0 has no value), never ranked as the best benchmark.
     """
     sig = signal(signal_scores, kind)
     noi = noise(noise_scores)

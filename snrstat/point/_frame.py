@@ -16,7 +16,7 @@ import pandas as pd
 from snrstat.point._core import SIGNAL_KINDS, warn_infinite, warn_undefined
 from snrstat.schema import DataError, parse_size
 
-#: Columns (besides the group's) that identify a run (science.md section 1).
+#: Columns (besides the group's) that identify a run (Heineman et al. 2025).
 RUN_PARTS = ("model", "seed", "data_order")
 #: What the windows need; missing optional columns are filled with NA.
 WORK_COLUMNS = ("task", "subtask", "metric", "size", "params", "model", "seed", "data_order", "step", "value")

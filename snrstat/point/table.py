@@ -2,7 +2,7 @@
 
 :func:`snr_table` gives signal, noise and SNR for every (task, metric, size);
 :func:`decision_table` gives the decision accuracy between every pair of scales that
-share models. Both follow Heineman et al. 2025 (``docs/science.md`` section 2) and the
+share models. Both follow Heineman et al. 2025 (Heineman et al. 2025) and the
 definitions of :mod:`snrstat.point`; neither loops over groups in Python.
 """
 

@@ -1,4 +1,4 @@
-"""The report's item-level section (science.md section 7): ``items(ctx)``.
+"""The report's item-level section (Madaan et al. 2024; Lord 1980 for item response theory): ``items(ctx)``.
 
 Runs only for data with item-level records (an ``item`` column, e.g. the bundled ``mmlu-pro``).
 A fast report fits NUTS on a seeded random subset of :data:`FAST_ITEMS` items; a full report

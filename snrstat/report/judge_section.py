@@ -1,4 +1,4 @@
-"""The report's section on LLM-as-judge noise (science.md section 8), for judgment data sets
+"""The report's section on LLM-as-judge noise (Zheng et al. 2023; Zeng et al. 2024), for judgment data sets
 (the bundled ``llmbar`` or any table read by :func:`snrstat.read_judgments`)."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def judges(ctx) -> Section | None:
     text = ("A hierarchical model of the verdicts: P(judge prefers answer 1) = logistic(k * perceived gap + beta * "
             "order), with gaps oriented to the gold label and pooled within subsets, each judge's own perception "
             "error shared by its strategies and both orders, and isolated ratings as an ordered logistic with "
-            "judge-specific thresholds (science.md section 8). 'flip' is the probability that the verdict changes "
+            "judge-specific thresholds (Zheng et al. 2023; Zeng et al. 2024). 'flip' is the probability that the verdict changes "
             "when the answers are shown in the other order; 'first' the share of verdicts for the answer shown "
             "first (0.5 = no position bias); the judge SNR is the spread of its expected verdict across pairs over "
             "the noise of a verdict on one pair. A rating verdict comes from two isolated scores, a tie going to "

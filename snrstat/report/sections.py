@@ -166,7 +166,7 @@ def variance(ctx) -> Section | None:
             ctx.failures.append(f"variance fit {task} at {size}: " + "; ".join(fit.diagnostics.messages))
     section = Section("Variance decomposition and posterior SNR", text=(
         "One hierarchical model per task and size: logit score = mean + model + seed + checkpoint effects "
-        "with binomial item noise (science.md section 4). Posterior medians with 90% intervals; 'point' is "
+        "with binomial item noise (the hierarchical model of snrstat.variance.spec). Posterior medians with 90% intervals; 'point' is "
         f"the paper's estimate on the same records. Source: {source}."
         + ("\n\nWhat the data could not identify: " + "; ".join(notes) + "." if notes else "")))
     for size in ref.sizes:
@@ -303,7 +303,7 @@ def overview(ctx) -> Section | None:
     text = (
         f"One row per task, sorted by posterior SNR at {small}: median [90% interval] of the Bayesian fits with the "
         "paper's point estimate beside each (signal = relative spread of the model means, noise = relative "
-        "checkpoint-to-checkpoint sd; science.md sections 3-4). A task whose SNR interval sits high and whose "
+        "checkpoint-to-checkpoint sd; Madaan et al. 2024; the hierarchical model of snrstat.variance). A task whose SNR interval sits high and whose "
         f"decision-accuracy interval stays near 1 is one where {small} decisions carry to {target}. "
         f"Highest SNR at {small}: **{best}**; lowest: **{worst}**."
     )

@@ -21,7 +21,7 @@ LADDER_SIZES = ("190M", "370M", "760M", "1B", "3B")
 MULTIPLIERS = ("0.5xC", "1xC", "2xC", "5xC", "10xC")
 
 #: The paper's training runs as (model, size, seed): every size x multiplier, where the 1xC
-#: runs are the ``-rerun`` replicates (seed "1") "plus the original 1B-1xC" (science.md, and the
+#: runs are the ``-rerun`` replicates (seed "1") "plus the original 1B-1xC" (Heineman et al. 2025, and the
 #: model list of allenai/signal-and-noise). Read literally that is 26 runs: 25 configurations,
 #: one of them (1B-1xC) present twice.
 PAPER_TRAIN_RUNS: tuple[tuple[str, str, str], ...] = tuple(

@@ -16,12 +16,12 @@ checkpoint): ``gamma`` absorbs drift over the window, ``sigma`` is the checkpoin
 noise learned from the spread of each run's last ``noise_window`` checkpoints, and ``tau`` is
 how far whole runs sit from the law (seed noise plus misfit); step 2 acts on each run's *true*
 loss, so noise in the loss does not bias it. The accuracy's run deviation ``w`` enters linearly and
-is integrated out exactly (science.md section 4 allows collapsing): a run's checkpoint mean is
+is integrated out exactly (integrating Gaussian effects out is exact): a run's checkpoint mean is
 ``Normal(curve_r + gamma_A mean(off_r), sqrt(tau_A^2 + sigma_A^2 / n_r))`` and the deviations
 from it carry ``n_r - 1`` degrees of freedom of checkpoint noise. ``Lbar_r`` is centred because
 each run's checkpoints pin it far more tightly than ``tau_L`` spreads the runs; both choices
 remove the funnels that a non-centred ``z, w`` per run gives (about 10x fewer gradient
-evaluations per draw). In the paper's notation (science.md section 2)
+evaluations per draw). In the paper's notation (Heineman et al. 2025)
 ``A = exp(a) = T sN N0^alpha``, ``B = exp(b) = T sD D0^beta``, ``E = T sE`` and step 2's
 ``a = floor - top``, ``b = top``; all are in the posterior as ``a, b, alpha, beta, E, acc_a,
 acc_b, k, L0``.
@@ -40,7 +40,7 @@ centre ``~`` logistic(N(0, 1.5)) on the range that keeps ``top <= 1``; ``slope ~
 
 Defaults: 4 chains x 2000 draws after 1500 tuning steps, ``target_accept=0.99``. On the bundled
 ladder 134 of 140 fits (20 tasks: targets two- and one-step, leave-one-size-out) pass every
-check of science.md section 5; ``validation/results/scaling.md`` names the others and why. A fit
+sampler check (R-hat, ESS: Vehtari et al. 2021); ``validation/results/scaling.md`` names the others and why. A fit
 takes about 5 s on 2 CPU cores once compiled (nutpie compiles once per number of runs and
 observations, 15-35 s, and reuses it across tasks).
 

@@ -1,4 +1,4 @@
-"""Hierarchical Bayesian variance decomposition of benchmark scores (science.md section 4).
+"""Hierarchical Bayesian variance decomposition of benchmark scores (the hierarchical model of snrstat.variance.spec).
 
 - :func:`fit_variance` / :func:`fit_variance_many`: split the score variance of a task
   into model (signal), seed, data-order and checkpoint noise; posterior SNR;

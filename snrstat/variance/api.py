@@ -39,7 +39,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                  tune: int = 1000, chains: int = 4,
                  sampler: str = "nutpie", target_accept: float | None = None, cores: int | None = None,
                  progress: bool = True, level: float = 0.9, checks: bool = True, backend: str = "auto"):
-    """Hierarchical Bayesian variance decomposition of one task and metric (science.md section 4).
+    """Hierarchical Bayesian variance decomposition of one task and metric (the hierarchical model of snrstat.variance.spec).
 
     Model, on the logit scale for proportions with known ``n_items``::
 

@@ -5,7 +5,7 @@ For each design, draw the parameters from the fit's own priors, simulate records
 approximation is checked too), fit, and record whether the central 50% and 90% credible
 intervals cover the truth, and the truth's rank among the posterior draws. Over many data
 sets the coverage must match the nominal level within binomial error: a coverage far from
-nominal is a bug (science.md section 5).
+nominal is a bug (Talts et al. 2018, simulation-based calibration).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def point_estimates(records: Records) -> dict:
 
 
 def per_run_snr(t: pd.DataFrame) -> dict:
-    """science.md section 2, per-run noise: ``signal = range(m) / mean(m)`` over model means
+    """Heineman et al. 2025, per-run noise: ``signal = range(m) / mean(m)`` over model means
     ``m`` (mean of run means); ``noise = sqrt(mean_r v_r) / mean_r(mu_r)`` over runs with at
     least two scores, ``v_r`` the population variance (ddof=0) and ``mu_r`` the mean of run r."""
     g = t.groupby(["unit", "run"])["value"]

@@ -1,6 +1,6 @@
 """Simulated evaluation records with known variance components (for tests, calibration, power).
 
-The generative model of science.md section 4, any design:
+The generative model of the hierarchical model of snrstat.variance.spec, any design:
 
 ```
 logit p[r, c] = mu + a[model] + b[seed] + d[data_order] + trend * x[r, c] + e[r, c]

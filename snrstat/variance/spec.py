@@ -1,6 +1,6 @@
 """What a variance fit estimates: components, likelihood, priors, and which parts the data identify.
 
-The generative model (science.md section 4), for the records of one task and metric:
+The generative model (the hierarchical model of snrstat.variance.spec), for the records of one task and metric:
 
 ```
 logit p[r, c] = mu + a[model] + b[seed] + d[data_order] + f_r(step) + e[r, c]
