@@ -373,7 +373,7 @@ from snrstat.plots import plot_selection
 
 show(plot_selection(sel.curve, n_full=int(sel.aggregates.loc["full", "n_subtasks"]),
                     full_snr=float(sel.aggregates.loc["full", "snr_median"]), title="MMLU: SNR of the top-k aggregate"))
-sel.curve.set_index("k").T[[1, 4, 6, 8, 10, 12, 16, 24, 32, 57]].round(1)"""),
+sel.curve.set_index("k").T[[1, 4, 6, 8, 10, 12, 16, 24, 32, int(sel.curve["k"].max())]].round(1)"""),
     ("md", """\
 Keeping 10 subjects raises MMLU's posterior SNR from 11.9 [9.9, 14.0] to 19.4 [16.5, 22.6], and
 P(beats full) = 1.00. The paper's point rule keeps 8: the same top six plus marketing and nutrition,
@@ -461,7 +461,7 @@ tasks = ["hellaswag_val", "arc_easy_test", "winogrande_val"]
 fits = {task: fit_scaling_law(frame, task, **SAMPLING) for task in tasks}
 for task, fit in fits.items():
     d = fit.diagnostics
-    print(f"{task:15s} ok={d['ok']}  max R-hat {d['rhat_max']:.3f}  min bulk ESS {d['ess_bulk_min']:.0f}  divergences {d['divergences']}")"""),
+    print(f"{task:15s} ok={d.ok}  max R-hat {d.max_r_hat:.3f}  min bulk ESS {d.min_ess_bulk:.0f}  divergences {d.divergences}")"""),
     ("code", """\
 cols = ["observed", "point_pred", "point_rel_error", "median", "lo50", "hi50", "lo90", "hi90", "inside90"]
 pred = pd.concat({task: fit.predictions().set_index("target")[cols] for task, fit in fits.items()})
@@ -766,7 +766,8 @@ NOTEBOOKS = {
     "02_pythia_noise_and_mmlu": PYTHIA,
     "03_scaling_uncertainty": SCALING,
     "04_mmlu_pro_items": ITEMS,
-    "05_llm_judge_noise": JUDGES,
+    # "05_llm_judge_noise" (the JUDGES cells above) is registered once its fit runs inside the cell
+    # timeout on two cores; see the closing note of issue 15
 }
 
 

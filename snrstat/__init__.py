@@ -44,6 +44,9 @@ _EXPORTS = {
     "Priors": "snrstat.variance",
     "VarianceFit": "snrstat.variance",
     "load_fit": "snrstat.reference",
+    # the inference core
+    "SamplerSettings": "snrstat.inference",
+    "fit_many": "snrstat.inference.batch",
     # decisions
     "fit_two_scales": "snrstat.decision",
     "posterior_decision_accuracy": "snrstat.decision",

@@ -110,7 +110,12 @@ def list_datasets() -> pd.DataFrame:
 
 
 def summarize(frame: pd.DataFrame) -> dict:
-    """Counts that tell a newcomer what a frame holds."""
+    """Counts that tell a newcomer what a frame holds (a judgment table: judges, strategies, items)."""
+    if "judge" in frame.columns:
+        return {"records": len(frame), "judges": int(frame["judge"].nunique()),
+                "strategies": int(frame["strategy"].nunique()) if "strategy" in frame.columns else 0,
+                "subsets": int(frame["subset"].nunique()) if "subset" in frame.columns else 0,
+                "items": int(frame.drop_duplicates([c for c in ("subset", "item") if c in frame.columns]).shape[0])}
     return {
         "records": len(frame),
         "runs": int(run_ids(frame).nunique()),

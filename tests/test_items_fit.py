@@ -33,7 +33,7 @@ def test_design_and_spec(sim):
     d = item_design(frame)
     assert d.fingerprint()["cells"] == 5 * 160 and len(d.categories) == 2
     np.testing.assert_allclose(d.observed_scores().to_numpy(), frame.groupby("model")["value"].mean().to_numpy())
-    with pytest.warns(TermDroppedWarning, match="one run per model"):
+    with pytest.warns(TermDroppedWarning, match="cannot be told apart"):
         spec = item_spec(d, training=True)
     assert not spec.run and not spec.ckpt and spec.interaction
     assert not spec.centred_interaction  # 80 answers per (model, category): non-centred
@@ -120,3 +120,18 @@ def test_paired_comparison_views_agree():
     assert {"McNemar exact", "paired bootstrap", "normal, clustered SE"} <= set(summ.index)
     assert res.diff.dims == ("chain", "draw")
     assert res.fit.kind == "items"
+
+
+def test_score_check_flags_a_misfitted_model():
+    import xarray as xr
+
+    from snrstat.items.design import ItemSpec
+    from snrstat.items.fit import _score_check
+
+    rng = np.random.default_rng(0)
+    s = xr.DataArray(rng.normal([0.3, 0.5], 0.004, (2, 500, 2)), dims=("chain", "draw", "model"),
+                     coords={"model": ["a", "b"]})
+    n = np.array([12000, 12000])
+    assert _score_check(s, pd.Series([0.301, 0.5], index=["a", "b"]), n, ItemSpec(guess=0.1)) == []
+    msg = _score_check(s, pd.Series([0.28, 0.5], index=["a", "b"]), n, ItemSpec(guess=0.1))
+    assert len(msg) == 1 and "1 of 2 models" in msg[0] and "guessing floor" in msg[0]

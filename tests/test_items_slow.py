@@ -45,6 +45,7 @@ def test_cli_items_json(tmp_path, capsys):
     assert main(["items", "--data", str(path), "--models", "nope"]) == 2
 
 
+@pytest.mark.heavy
 def test_anchor_check_leaves_models_out():
     frame, _ = simulate_items(n_models=6, n_items=150, n_categories=2, n_options=4, seed=9)
     chk = check_anchors(frame, k=30, folds=2, fit_kwargs=dict(n_options=4, interaction=False, method="nuts",

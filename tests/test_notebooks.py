@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_quickstart", "02_pythia_noise_and_mmlu", "03_scaling_uncertainty"]
+NAMES = ["01_quickstart", "02_pythia_noise_and_mmlu", "03_scaling_uncertainty", "04_mmlu_pro_items"]
 MAX_BYTES = 300_000
 CELL_TIMEOUT = 300
 

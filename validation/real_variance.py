@@ -79,7 +79,15 @@ def main(argv=None) -> int:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--md", default=str(RESULTS), help=f"markdown report ('-': none; default {RESULTS})")
+    from snrstat.inference.batch import add_cluster_arguments, cluster_from_args
+
+    add_cluster_arguments(ap)
     args = ap.parse_args(argv)
+    with cluster_from_args(args) as client:
+        return _main(args, client)
+
+
+def _main(args, client) -> int:
 
     import snrstat
     from snrstat.reference import REFERENCE_SETS, fit_reference
@@ -94,7 +102,10 @@ def main(argv=None) -> int:
         fits = {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for task in ref.metrics(frame):  # one task (both sizes) at a time, to show progress
+            if client is not None:  # one batch for the cluster: its progress bar counts the fits
+                fits.update(fit_reference(ds, frame, draws=args.draws, tune=args.tune, random_seed=args.seed,
+                                          progress=True))
+            for task in ([] if client is not None else ref.metrics(frame)):  # one task at a time, with progress
                 fits.update(fit_reference(ds, frame, draws=args.draws, tune=args.tune, random_seed=args.seed,
                                           progress=False, tasks=[task]))
                 print(f"  fits done {len(fits)}/{n_fits} ({task})", flush=True)

@@ -48,20 +48,30 @@ def run(args) -> int:
     names = [args.data] if args.data else list(DATASETS)
     frames = {name: load_frame(name) for name in names}
     summaries = {name: summarize(frame) for name, frame in frames.items()}
-    details = {name: contents(frame) for name, frame in frames.items()}
+    judged = [name for name in names if "judge" in frames[name].columns]
+    details = {name: contents(frame) for name, frame in frames.items() if name not in judged}
     if args.json:
-        print_json({name: {**summaries[name], **details[name]} for name in names})
+        print_json({name: {**summaries[name], **details.get(name, {})} for name in names})
         return 0
     out = console(args)
-    table = Table(title="snrstat data")
-    table.add_column("")
-    for name in names:
-        table.add_column(esc(name), justify="right")
-    for key in next(iter(summaries.values())):
-        cells = (summaries[name][key] for name in names)
-        table.add_row(key, *(f"{c:,}" if isinstance(c, int) else f"{c:g}" for c in cells))
-    out.print(table)
-    for name in names:
+    for group, title in (([n for n in names if n not in judged], "snrstat data: evaluation records"),
+                         (judged, "snrstat data: judgments (snrstat judge)")):
+        if not group:
+            continue
+        table = Table(title=title)
+        table.add_column("")
+        for name in group:
+            table.add_column(esc(name), justify="right")
+        for key in summaries[group[0]]:
+            cells = (summaries[name][key] for name in group)
+            table.add_row(key, *(f"{c:,}" if isinstance(c, int) else f"{c:g}" for c in cells))
+        out.print(table)
+    for name in judged:
+        info = DATASETS.get(name)
+        if info:
+            out.print(f"[bold]{esc(name)}[/]: {esc(info.description)}\n  source: {esc(info.source)}; "
+                      f"{esc(info.licence)}")
+    for name in details:
         info = DATASETS.get(name)
         if info:
             out.print(f"[bold]{esc(name)}[/]: {esc(info.description)}\n  varies: {esc(info.varies)}\n"

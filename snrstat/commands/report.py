@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import time
 
-    from snrstat.report import SECTIONS, Settings, build_report
+    from snrstat.report import Settings, build_report, sections_for
 
     check_output_path(args.out, what="--out", directory=True)
     start = time.perf_counter()
@@ -44,7 +44,7 @@ def run(args) -> int:
     settings = Settings(fast=args.fast, random_seed=args.random_seed, max_tasks=args.max_tasks,
                         last_n=args.last_n, quiet=getattr(args, "quiet", False), store=args.out / "fits")
     with cluster_from_args(args):  # --scheduler / --workers: the batches of fits run on Dask
-        doc = build_report(data_name(args.data), frame, settings, SECTIONS)
+        doc = build_report(data_name(args.data), frame, settings, sections_for(frame))
     html, md = doc.write(args.out)
     quiet = getattr(args, "quiet", False)
     print(f"wrote {html} and {md} in {time.perf_counter() - start:.0f}s", file=sys.stderr if quiet else sys.stdout)

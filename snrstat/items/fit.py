@@ -267,6 +267,27 @@ def _advi_diagnostics(hist: np.ndarray, n_draws: int, iterations: int) -> Diagno
     return Diagnostics(table, 0, [], n_draws, msgs, checks)
 
 
+def _score_check(score_items, observed: pd.Series, n_answers: np.ndarray, spec: ItemSpec) -> list[str]:
+    """Posterior predictive check of each model's accuracy on the fitted items: the observed
+    accuracy against the expected one plus answer noise (normal approximation of the binomial).
+    A model outside the central 99% is misfitted, e.g. a guessing floor above what a model that
+    often gives no valid answer scores on hard items."""
+    s = score_items.stack(sample=("chain", "draw")).transpose("sample", "model").values
+    pred_sd = np.sqrt(s.var(0) + (s * (1 - s)).mean(0) / np.maximum(n_answers, 1))
+    z = (observed.to_numpy() - s.mean(0)) / pred_sd
+    bad = np.flatnonzero(np.abs(z) > 2.576)
+    if not len(bad):
+        return []
+    worst = bad[np.argsort(-np.abs(z[bad]))][:5]
+    text = ", ".join(f"{observed.index[i]} (observed {observed.iloc[i]:.3f}, expected {s.mean(0)[i]:.3f})"
+                     for i in worst)
+    hint = (f"; most below expectation: the guessing floor {spec.guess:.2g} may be too high (answers that could "
+            "not be read count as wrong), try n_options=None" if spec.guess > 0 and (z[bad] < 0).mean() > 0.5
+            else "")
+    return [f"{len(bad)} of {len(z)} models' observed accuracy lies outside the 99% posterior predictive "
+            f"interval of their score on these items: {text}{hint}"]
+
+
 def fit_items(
     frame: pd.DataFrame,
     *,
@@ -344,6 +365,7 @@ def fit_design(design: ItemDesign, spec: ItemSpec, *, method: str = "auto", sett
         diagnostics = _advi_diagnostics(hist, settings.draws * settings.chains, advi_iterations)
     observed = design.observed_scores()
     n_per_model = np.bincount(design.resp_model[design.cell_resp], weights=design.n, minlength=len(design.models))
+    diagnostics.checks.extend(_score_check(idata.posterior["score_items"], observed, n_per_model, spec))
     config = {
         "task": design.task, "metric": design.metric, "method": method, "spec": spec.to_dict(),
         "spec_text": str(spec), "design": design.fingerprint(), "settings": settings.to_dict(),

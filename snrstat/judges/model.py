@@ -34,7 +34,10 @@ from snrstat.judges.spec import JudgeDesign, JudgePriors
 
 #: Gauss-Hermite points per (judge, item) cell.
 NODES = 12
-_BIG = 1e3  # stands in for the infinite outer cut points
+# stands in for the infinite outer cut points: large enough that exp(-(_BIG - |eta|)) is nil for any
+# plausible eta, small enough that exp(_BIG + eta) stays finite (JAX differentiates both branches of
+# softplus, and an overflow there turns the whole gradient into NaN)
+_BIG = 100.0
 
 
 def hermite_nodes(n: int = NODES) -> tuple[np.ndarray, np.ndarray]:
