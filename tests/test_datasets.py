@@ -59,7 +59,7 @@ def test_unknown_dataset_names_alternatives():
 def test_cli_data_json(capsys):
     assert main(["data", "--data", "olmo-ladder", "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)["olmo-ladder"]
-    assert counts["runs"] == 35 and counts["tasks"] == 20
+    assert counts["runs"] == 35 and len(counts["tasks"]) == 20
 
 
 def test_cli_reports_bad_path(capsys):

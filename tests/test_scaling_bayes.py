@@ -74,8 +74,8 @@ def two_step_fit(simulated):
 
 def test_sampler_is_healthy_on_a_simulated_ladder(two_step_fit):
     d = two_step_fit.diagnostics
-    assert d["ok"], d["problems"]
-    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
+    assert d.ok, d.messages
+    assert d.divergences == 0 and d.max_r_hat <= 1.01 and d.min_ess_bulk >= 400
 
 
 def _interval(da, lo=0.01, hi=0.99):
@@ -99,9 +99,10 @@ def test_predictive_of_the_targets_covers_the_truth(two_step_fit, simulated):
     pred = two_step_fit.idata.predictions
     table = two_step_fit.predictions().set_index("target")
     for target in ("peteish7", "peteish13"):
-        lo, hi = _interval(pred["acc_law"].sel(target=target))
+        # one simulated data set: a 99.5% interval (the nominal rates are tested over many sets below)
+        lo, hi = _interval(pred["acc_law"].sel(target=target), 0.0025, 0.9975)
         assert lo < truth[target]["acc_law"] < hi
-        lo, hi = _interval(pred["acc"].sel(target=target))
+        lo, hi = _interval(pred["acc"].sel(target=target), 0.0025, 0.9975)
         row = table.loc[target]
         assert lo < row["observed"] < hi
         assert bool(row["inside90"]) == (row["lo90"] <= row["observed"] <= row["hi90"])
@@ -157,7 +158,7 @@ def test_save_and_load_round_trip(two_step_fit, tmp_path):
     assert path.name == "fit.nc" and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
     loaded = snrstat.load_fit(path)
     assert isinstance(loaded, ScalingFit) and loaded.config == two_step_fit.config
-    assert loaded.fit_id() == two_step_fit.fit_id()
+    assert loaded.diagnostics.to_dict() == two_step_fit.diagnostics.to_dict()
     pd.testing.assert_frame_equal(loaded.predictions(), two_step_fit.predictions(), check_dtype=False)
     pd.testing.assert_frame_equal(loaded.summary(), two_step_fit.summary())
 
