@@ -142,9 +142,10 @@ def _run(args) -> None:
     for backend in ("jax", "numba"):
         fits = _refits(draws, args.seed, backend)
         rate = [f["min_ess"] / f["wall_s"] for f in fits]
-        print(f"backend {backend:<6} refits: wall {', '.join(f'{f['wall_s']:.1f}' for f in fits)} s; "
-              f"min-ESS/s {', '.join(f'{x:.0f}' for x in rate)} (median {sorted(rate)[len(rate) // 2]:.0f}; "
-              "target >= 1000)")
+        walls = ", ".join(f"{f['wall_s']:.1f}" for f in fits)
+        rates = ", ".join(f"{x:.0f}" for x in rate)
+        print(f"backend {backend:<6} refits: wall {walls} s; min-ESS/s {rates} "
+              f"(median {sorted(rate)[len(rate) // 2]:.0f}; target >= 1000)")
 
 
 class _Tee(io.TextIOBase):
