@@ -49,30 +49,16 @@ class ProxyFit(Fit):
 
 
 def _measure(table, name, scale, level, eps):
+    """Observed value and measurement sd on the ``scale`` (the kernel of
+    :func:`snrstat.decision.across_tasks.snr_vs_decision`), checked finite."""
+    from snrstat.decision.across_tasks import _measure as measure
+
     transform, derivative = SCALES[scale]
-    med_col = f"{name}_median"
-    if med_col not in table:
-        raise DataError(f"column {med_col!r} is required (columns: {list(table.columns)})")
     clip = (eps, 1 - eps) if scale == "logit" else None
-    med = pd.to_numeric(table[med_col], errors="coerce").to_numpy(dtype=float)
-    if clip:
-        med = np.clip(med, *clip)
-    if f"{name}_lo" in table and f"{name}_hi" in table:
-        lo = pd.to_numeric(table[f"{name}_lo"], errors="coerce").to_numpy(dtype=float)
-        hi = pd.to_numeric(table[f"{name}_hi"], errors="coerce").to_numpy(dtype=float)
-        if clip:
-            lo, hi = np.clip(lo, *clip), np.clip(hi, *clip)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sd = (transform(hi) - transform(lo)) / (2 * stats.norm.ppf(0.5 + level / 2))
-    elif f"{name}_sd" in table:
-        sd = pd.to_numeric(table[f"{name}_sd"], errors="coerce").to_numpy(dtype=float) * np.abs(derivative(med))
-    else:
-        raise DataError(f"give {name}_lo and {name}_hi, or {name}_sd, for the measurement error of {name}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        obs = transform(med)
+    obs, sd = measure(table, name, transform, derivative, level, clip=clip)
     bad = ~np.isfinite(obs)
     if bad.any():
-        raise DataError(f"{med_col} is not finite on the {scale} scale in row(s) {list(table.index[bad])}")
+        raise DataError(f"{name}_median is not finite on the {scale} scale in row(s) {list(table.index[bad])}")
     bad = ~(np.isfinite(sd) & (sd >= 0))
     if bad.any():
         raise DataError(f"the measurement sd of {name} is missing or negative in row(s) {list(table.index[bad])}")
