@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from snrstat.inference.batch import positive_int  # noqa: F401 - the argparse type every command uses
 from snrstat.schema import DataError
 
 def _model_likelihoods() -> tuple[str, ...]:
@@ -90,15 +91,6 @@ def likelihood_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(LIKELIHOODS)})")
     return name
 
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def load_frame(data: str) -> pd.DataFrame:

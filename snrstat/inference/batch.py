@@ -238,7 +238,7 @@ def add_cluster_arguments(parser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the fits on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 "
                              "(pip install 'snrstat[dask]'; same numbers as without it)")
-    parser.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+    parser.add_argument("--workers", metavar="N", type=positive_int, default=None,
                         help="run the fits on a local Dask cluster of N worker processes")
 
 
@@ -250,7 +250,8 @@ def cluster_from_args(args):
     return using_client(scheduler, workers)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a positive integer, or a message naming the bad value."""
     import argparse
 
     try:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from snrstat.schema import DataError, validate
+from snrstat.select import pick
 
 
 #: Mean answers per (model, category) from which model-by-category abilities are sampled centred.
@@ -157,17 +158,6 @@ class ItemDesign:
                 "right": int(self.k.sum())}
 
 
-def _pick(rows: pd.DataFrame, col: str, want: str | None) -> tuple[pd.DataFrame, str]:
-    have = sorted(rows[col].dropna().unique())
-    if want is None:
-        if len(have) != 1:
-            raise DataError(f"item-level records have several {col}s {have}; choose one with {col}=")
-        want = have[0]
-    elif want not in have:
-        raise DataError(f"{col} {want!r} has no item-level records; available: {have}")
-    return rows[rows[col] == want], want
-
-
 def item_design(
     frame: pd.DataFrame,
     *,
@@ -195,8 +185,8 @@ def item_design(
     rows = rows[rows["item"].notna()]
     if rows.empty:
         raise DataError("column 'item' is empty in every row: no item-level records")
-    rows, task = _pick(rows, "task", task)
-    rows, metric = _pick(rows, "metric", metric)
+    rows, task = pick(rows, "task", task, "the item-level records")
+    rows, metric = pick(rows, "metric", metric, f"the item-level records of task {task!r}")
     if models is not None:
         missing = sorted(set(models) - set(rows["model"].unique()))
         if missing:
