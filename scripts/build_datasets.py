@@ -2,8 +2,9 @@
 
     python scripts/build_datasets.py [--source ../shared/data]
 
-Prints row counts, file sizes and import times. The raw files are Apache-2.0
-(allenai/OLMo and EleutherAI/pythia); their LICENSE files are copied beside the output.
+Prints row counts, file sizes and import times. The raw files' licences
+(Apache-2.0: allenai/OLMo, EleutherAI/pythia, MMLU-Pro; MIT: LLMBar, tau-bench) are copied
+beside the output with an attribution header.
 """
 
 from __future__ import annotations
@@ -115,6 +116,27 @@ def build_llmbar(source: Path) -> pd.DataFrame:
     return frame.drop(columns=["system_1", "system_2"])
 
 
+TAU_BENCH_ATTRIBUTION = """\
+snrstat/data/tau_bench.parquet is derived from the historical trajectories of tau-bench
+(sierra-research/tau-bench, commit 59a200c, historical_trajectories/gpt-4o-airline.json):
+the reward (0 or 1) of gpt-4o on each of the 50 airline tasks in each of 4 trials.
+Trajectories are not included. tau-bench: Yao et al. 2024, "tau-bench: A Benchmark for
+Tool-Agent-User Interaction in Real-World Domains" (arXiv 2406.12045). Licensed under the
+MIT License, reproduced below.
+
+"""
+
+
+def build_tau_bench(source: Path) -> pd.DataFrame:
+    """tau-bench (Yao et al. 2024) airline: one agent (gpt-4o), 50 tasks x 4 repeated trials;
+    item = task id, epoch = trial (item-level records, value = reward 0/1)."""
+    raw = pd.read_csv(source / "tau-bench" / "gpt-4o-airline-trials.csv")
+    frame = pd.DataFrame({"task": "tau_bench_airline", "subtask": "airline", "metric": "reward", "model": "gpt-4o",
+                          "item": raw["task_id"].astype(str), "epoch": raw["trial"].astype(str),
+                          "value": raw["reward"].astype(float)})
+    return snrstat.schema.validate(frame)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -122,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=sorted(DATASETS), action="append", help="build just these")
     args = parser.parse_args(argv)
     builders = {"olmo-ladder": build_olmo_ladder, "pythia": build_pythia, "mmlu-pro": build_mmlu_pro,
-                "llmbar": build_llmbar}
+                "llmbar": build_llmbar, "tau-bench": build_tau_bench}
     for name in args.only or builders:
         build = builders[name]
         start = time.perf_counter()
@@ -136,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     shutil.copy(args.source / "pythia-evals" / "LICENSE", OUT / "LICENSE-pythia")
     (OUT / "LICENSE-mmlu-pro").write_text(MMLU_PRO_ATTRIBUTION + (args.source / "mmlu-pro" / "LICENSE").read_text())
     (OUT / "LICENSE-llmbar").write_text(LLMBAR_ATTRIBUTION + (args.source / "llmbar" / "LICENSE").read_text())
+    (OUT / "LICENSE-tau-bench").write_text(TAU_BENCH_ATTRIBUTION + (args.source / "tau-bench" / "LICENSE").read_text())
 
 
 if __name__ == "__main__":

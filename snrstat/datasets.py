@@ -1,8 +1,7 @@
 """Real evaluation data bundled with snrstat, so everything runs without a download.
 
 The files in ``snrstat/data`` are built from ``shared/data`` by
-``scripts/build_datasets.py``; both sources are Apache-2.0 and their licences ship beside
-the data.
+``scripts/build_datasets.py``; each source's licence ships beside the data (``LICENSE-<name>``).
 """
 
 from __future__ import annotations
@@ -81,6 +80,17 @@ DATASETS = {
         varies="judge; strategy (mode pairwise or rating); swap (order shown); item within 13 subsets; repeat",
         reader="snrstat.io.judgments:read_judgments",
     ),
+    "tau-bench": DatasetInfo(
+        name="tau-bench",
+        file="tau_bench.parquet",
+        source="sierra-research/tau-bench @ 59a200c, historical_trajectories/gpt-4o-airline.json (Yao et al. 2024)",
+        licence="MIT (snrstat/data/LICENSE-tau-bench)",
+        description=(
+            "Item level with repeats: one agent (gpt-4o) on the 50 tau-bench airline tasks, 4 trials each "
+            "(value = reward 0/1, item = task id, epoch = trial): repeated-sampling noise of one model."
+        ),
+        varies="item (50 tasks); epoch (4 trials of the same model on the same task)",
+    ),
 }
 
 
@@ -92,7 +102,7 @@ def _info(name: str) -> DatasetInfo:
 
 
 def load_dataset(name: str) -> pd.DataFrame:
-    """The bundled data set ``name`` ('olmo-ladder' or 'pythia') as a validated tidy frame."""
+    """The bundled data set ``name`` (see :func:`list_datasets`) as a validated tidy frame."""
     info = _info(name)
     with resources.as_file(resources.files("snrstat") / "data" / info.file) as path:
         if not path.exists():

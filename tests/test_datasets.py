@@ -17,9 +17,9 @@ SCORE_SETS = sorted(n for n, info in DATASETS.items() if info.reader == "snrstat
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_bundled_sets_load_validated(name):
     frame = snrstat.load_dataset(name)
-    assert len(frame) > 10_000
+    assert len(frame) >= 200
     if name in SCORE_SETS:
-        assert frame["model"].nunique() >= 2
+        assert frame["model"].nunique() >= (1 if "epoch" in frame.columns else 2)
         assert len(snrstat.validate(frame)) == len(frame)
     else:  # judgments: validated by their own reader
         assert {"judge", "winner", "item"} <= set(frame.columns)

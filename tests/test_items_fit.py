@@ -45,8 +45,9 @@ def test_design_and_spec(sim):
         item_design(frame.assign(value=0.5))
     with pytest.raises(DataError, match="no 'item' column"):
         item_design(frame.drop(columns="item"))
-    with pytest.raises(DataError, match="at least two models"):
-        item_design(frame[frame["model"] == "m00"])
+    assert item_design(frame[frame["model"] == "m00"]).fingerprint()["models"] == 1  # one agent is allowed
+    with pytest.raises(DataError, match="no records"):
+        item_design(frame[frame["model"] == "nobody"])
 
 
 def test_summary_and_truth(fit, sim):

@@ -54,3 +54,16 @@ def test_bundled_mmlu_pro():
     spec = item_spec(design, n_options=10)
     assert spec.guess == pytest.approx(0.1) and spec.interaction and spec.centred_interaction
     assert not spec.run and len(spec.dropped) == 2
+    assert spec.centred_items  # 29 answers per item: the data, not the prior, place each difficulty
+
+
+def test_bundled_tau_bench_repeats_are_cells_of_one_model():
+    frame = snrstat.load_dataset("tau-bench")
+    assert len(frame) == 200 and frame["item"].nunique() == 50 and frame["epoch"].nunique() == 4
+    assert frame["value"].mean() == pytest.approx(0.42)
+    from snrstat.items import item_design, item_spec
+
+    design = item_design(frame)
+    fp = design.fingerprint()
+    assert fp["models"] == 1 and fp["cells"] == 50 and fp["answers"] == 200
+    assert not item_spec(design).centred_items  # 4 answers per item: non-centred

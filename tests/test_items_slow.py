@@ -73,3 +73,19 @@ def test_report_section_on_item_level_data():
     assert any("Scores" in t for t in titles) and any("Items a paired comparison needs" in t for t in titles)
     assert len(section.figures) == 2 and len(fits) == 1
     assert items(SimpleNamespace(frame=frame.drop(columns="item"), name="x", settings=Settings())) is None
+
+
+def test_one_agent_with_repeated_trials():
+    """tau-bench: one model, 4 trials per task. Repeats average the answer noise, not the items."""
+    import snrstat
+
+    fit = fit_items(snrstat.load_dataset("tau-bench"), method="nuts", settings=SETTINGS)
+    assert fit.models == ["gpt-4o"] and fit.repeats == 4
+    assert fit.config["n_items"]["gpt-4o"] == 50 and fit.config["n_answers"]["gpt-4o"] == 200
+    assert fit.diagnostics.divergences == 0
+    one, four = fit.variance_shares(repeats=1), fit.variance_shares()
+    assert four.loc["answer", "share"] < one.loc["answer", "share"]
+    np.testing.assert_allclose(four.loc["answer", "sd"], one.loc["answer", "sd"] / 2, rtol=0.05)
+    assert fit.orderings()[0].empty
+    s = fit.scores()
+    assert s.loc["gpt-4o", "items_lo"] < 0.42 < s.loc["gpt-4o", "items_hi"]

@@ -3,6 +3,7 @@
     nice -n 10 python validation/sbc_judges.py                # 100 data sets, writes
                                                               # validation/results/judges_sbc.{md,csv}
     python validation/sbc_judges.py --n 10 --draws 300 --md - # a quick look
+    python validation/sbc_judges.py --resume                  # go on from a stopped run's .partial.csv
 
 Each data set: 3 judges with known discrimination, position bias and perception noise drawn
 from the model's priors, 40 pairs in 2 subsets, every judge judging pairwise in both orders and
@@ -34,7 +35,7 @@ def markdown(res: pd.DataFrame, args, seconds: float) -> str:
         "",
         f"{res['dataset'].nunique()} simulated data sets (design {DESIGN}), each fitted with "
         f"{args.chains} chains x {args.draws} draws ({args.tune} tuning), seed {args.seed}; "
-        f"{seconds / 60:.0f} minutes in all. Truths drawn from the model's priors.",
+        f"{fits['seconds'].sum() / 60:.0f} minutes of fitting. Truths drawn from the model's priors.",
         "",
         f"Sampler health over the fits: max R-hat median {fits['max_r_hat'].median():.3f} "
         f"(worst {fits['max_r_hat'].max():.3f}); fits with divergences: {(fits['divergences'] > 0).sum()}; "
@@ -64,6 +65,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "judges_sbc.csv", help="per-quantity results (CSV)")
     parser.add_argument("--md", default=str(RESULTS / "judges_sbc.md"), help="markdown summary ('-' = stdout)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the data sets already in the .partial.csv of a stopped run and fit the rest")
     parser.add_argument("--summarise", action="store_true",
                         help="only summarise the results already in --out (e.g. a .partial.csv of a stopped run)")
     args = parser.parse_args(argv)
@@ -75,7 +78,10 @@ def main(argv=None) -> int:
         res = pd.read_csv(args.out)
     else:
         partial = args.out.with_suffix(".partial.csv")
-        partial.unlink(missing_ok=True)
+        done = pd.read_csv(partial) if args.resume and partial.exists() else None
+        if done is None:
+            partial.unlink(missing_ok=True)
+        skip = set() if done is None else set(done["dataset"])
 
         def progress(d, fit, seconds, rows):
             # appended as each data set finishes, so an interrupted run keeps what it has done
@@ -84,7 +90,9 @@ def main(argv=None) -> int:
                   f"divergences {fit.diagnostics.divergences}", file=sys.stderr, flush=True)
 
         res = run_sbc(args.n, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
-                      progress=progress)
+                      progress=progress, skip=skip)
+        if done is not None:
+            res = pd.concat([done, res], ignore_index=True).sort_values(["dataset", "quantity"], kind="stable")
         res.to_csv(args.out, index=False)
         partial.unlink(missing_ok=True)
     text = markdown(res, args, time.perf_counter() - t0)

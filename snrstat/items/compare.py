@@ -166,8 +166,8 @@ def compare_all_frequentist(matrix: np.ndarray, models, *, clusters=None, alpha:
             rows.append({"a": models[i], "b": models[j], "n_items": int(ok.sum()), "diff": se["diff"],
                          "se": se["se"], "se_clustered": se["se_clustered"], "boot_lo": float(lo), "boot_hi": float(hi),
                          "mcnemar_p": mc["p_value"]})
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["mcnemar_p_holm"] = holm(out["mcnemar_p"].to_numpy())
-        out["resolved"] = out["mcnemar_p_holm"] < alpha
+    out = pd.DataFrame(rows, columns=["a", "b", "n_items", "diff", "se", "se_clustered", "boot_lo", "boot_hi",
+                                      "mcnemar_p"])
+    out["mcnemar_p_holm"] = holm(out["mcnemar_p"].to_numpy()) if len(out) else pd.Series(dtype=float)
+    out["resolved"] = out["mcnemar_p_holm"] < alpha
     return out

@@ -123,27 +123,43 @@ class ItemFit(Fit):
         (``|difference| < tie`` with probability >= level). Returns (table, joint probability)."""
         s = self.draws("score_population").stack(sample=("chain", "draw")).transpose("sample", "model").values
         rows, joint = Q.resolved_orderings(s, self.models, level=level, tie=tie)
-        return pd.DataFrame(rows), joint
+        return pd.DataFrame(rows, columns=["a", "b", "p_a_better", "p_tie", "diff_median", "status"]), joint
 
-    def variance_components_draws(self, n_items: int | None = None) -> dict[str, xr.DataArray]:
+    @property
+    def repeats(self) -> float:
+        """Answers per (respondent, item) cell in the data: repeated trials or epochs of one
+        checkpoint on one item (1 for a benchmark answered once)."""
+        d = self.config["design"]
+        return d["answers"] / max(1, d["cells"])
+
+    def variance_components_draws(self, n_items: int | None = None,
+                                  repeats: float | None = None) -> dict[str, xr.DataArray]:
         """Variance of each model's score over re-drawn benchmarks of ``n_items`` items (default:
-        this benchmark's size), by source: item, answer, run, ckpt (draws, dims chain/draw/model)."""
-        key = ("_var", n_items)
+        this benchmark's size), each answered ``repeats`` times (default: as in the data), by
+        source: item, answer, run, ckpt (draws, dims chain/draw/model). Repeats average the
+        answer noise only: an item's difficulty is shared by every trial on it."""
+        key = ("_var", n_items, repeats)
         cache = self.__dict__.setdefault("_cache", {})
         if key not in cache:
             n = n_items or int(self.config["design"]["items"])
+            r = self.repeats if repeats is None else float(repeats)
+            if not r > 0:
+                raise DataError(f"repeats must be positive, got {repeats!r}")
             comps = Q.variance_components(self.params(), n)
+            comps["answer"] = comps["answer"] / r
             cache[key] = {k: self._as_draws(v) for k, v in comps.items()}
         return cache[key]
 
-    def variance_shares(self, n_items: int | None = None, level: float | None = None) -> pd.DataFrame:
+    def variance_shares(self, n_items: int | None = None, level: float | None = None,
+                        repeats: float | None = None) -> pd.DataFrame:
         """Share of a score's variance from each source, averaged over the models (median and
-        interval): item sampling (difficulties), answer noise, run and checkpoint (training) noise.
+        interval): item sampling (difficulties), answer noise (over ``repeats`` trials per item,
+        default as in the data), run and checkpoint (training) noise.
 
         Training terms absent from the model (one run per model, one checkpoint per run) are NaN:
         the data cannot separate them (see ``spec.dropped``)."""
         level = self.level if level is None else check_level(level)
-        comps = self.variance_components_draws(n_items)
+        comps = self.variance_components_draws(n_items, repeats)
         total = sum(comps.values())
         rows = []
         spec = self.spec
@@ -343,7 +359,7 @@ def fit_design(design: ItemDesign, spec: ItemSpec, *, method: str = "auto", sett
     if method == "nuts":
         idata = sample(model, settings, key=compile_key, data={"k": design.k.astype("float64")},
                        keep=lambda v: v in KEEP)
-        diag_vars = [v for v in ("theta", "sigma_theta", "mu_b", "tau", "sigma_c", "sigma_a", "sigma_mc",
+        diag_vars = [v for v in ("theta" if len(design.models) > 1 else "mu_b", "sigma_theta", "mu_b", "tau", "sigma_c", "sigma_a", "sigma_mc",
                                  "sigma_run", "sigma_ckpt", "b") if v in idata.posterior]
     else:
         idata, hist = _advi(model, settings, advi_iterations, ADVI_LEARNING_RATE)
@@ -365,13 +381,17 @@ def fit_design(design: ItemDesign, spec: ItemSpec, *, method: str = "auto", sett
         diagnostics = _advi_diagnostics(hist, settings.draws * settings.chains, advi_iterations)
     observed = design.observed_scores()
     n_per_model = np.bincount(design.resp_model[design.cell_resp], weights=design.n, minlength=len(design.models))
+    cell_model = design.resp_model[design.cell_resp]
+    items_per_model = np.bincount(np.unique(np.c_[cell_model, design.cell_item], axis=0)[:, 0],
+                                  minlength=len(design.models))
     diagnostics.checks.extend(_score_check(idata.posterior["score_items"], observed, n_per_model, spec))
     config = {
         "task": design.task, "metric": design.metric, "method": method, "spec": spec.to_dict(),
         "spec_text": str(spec), "design": design.fingerprint(), "settings": settings.to_dict(),
         "advi_iterations": advi_iterations if method == "advi" else None,
         "observed": {m: float(v) for m, v in observed.items()},
-        "n_items": {m: int(v) for m, v in zip(design.models, n_per_model)},
+        "n_items": {m: int(v) for m, v in zip(design.models, items_per_model)},
+        "n_answers": {m: int(v) for m, v in zip(design.models, n_per_model)},
         "runs": list(design.runs), "respondents": list(design.respondents),
         "fit_s": float(idata.attrs.get("sample_s", np.nan)) + prepare_s,
     }

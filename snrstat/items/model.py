@@ -15,7 +15,9 @@ log scale with softplus so that it stays finite for confident predictions:
 Abilities are centred and sum to zero over the models (PyMC's ZeroSumNormal: each is the
 deviation of a model from the fitted models' mean, iid Normal(0, sigma_theta) projected onto
 the zero-sum plane), which identifies the location without a prior-only direction;
-category means too (many items each); item, run and checkpoint terms are non-centred.
+category means too (many items each); item difficulties are centred where each item has many
+answers and non-centred otherwise, as are model-by-category abilities; run and checkpoint terms
+are non-centred.
 """
 
 from __future__ import annotations
@@ -49,10 +51,14 @@ def build_item_model(design: ItemDesign, spec: ItemSpec):
     with pm.Model(coords=c) as model:
         k = pm.Data("k", design.k.astype("float64"))
         n = design.n.astype("float64")
-        sigma_theta = pm.HalfNormal("sigma_theta", p.theta)
-        # abilities sum to zero over the models: the benchmark's location lives in mu_b alone,
-        # so no shared shift of every ability and difficulty is left for the sampler to wander along
-        theta = pm.ZeroSumNormal("theta", sigma=sigma_theta, dims="model")
+        if len(design.models) > 1:
+            sigma_theta = pm.HalfNormal("sigma_theta", p.theta)
+            # abilities sum to zero over the models: the benchmark's location lives in mu_b alone,
+            # so no shared shift of every ability and difficulty is left for the sampler to wander along
+            theta = pm.ZeroSumNormal("theta", sigma=sigma_theta, dims="model")
+        else:
+            # one model (repeated trials of one agent, say): its ability is the benchmark's location
+            theta = pm.Deterministic("theta", pt.zeros(1), dims="model")
         mu_b = pm.Normal("mu_b", 0.0, p.location)
         if len(design.categories) > 1:
             # category deviations sum to zero, so mu_b is the mean category difficulty and no
@@ -65,8 +71,11 @@ def build_item_model(design: ItemDesign, spec: ItemSpec):
         else:
             mu_c = pm.Deterministic("mu_c", pt.stack([mu_b]), dims="category")
         sigma_c = pm.HalfNormal("sigma_c", p.item, dims="category")
-        z = pm.Normal("z", 0.0, 1.0, dims="item")
-        b = pm.Deterministic("b", mu_c[design.item_category] + sigma_c[design.item_category] * z, dims="item")
+        if spec.centred_items:
+            b = pm.Normal("b", mu_c[design.item_category], sigma_c[design.item_category], dims="item")
+        else:
+            z = pm.Normal("z", 0.0, 1.0, dims="item")
+            b = pm.Deterministic("b", mu_c[design.item_category] + sigma_c[design.item_category] * z, dims="item")
         ability = theta[cell_model]
         if spec.interaction:
             sigma_mc = pm.HalfNormal("sigma_mc", p.interaction)

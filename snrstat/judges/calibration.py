@@ -81,10 +81,12 @@ def _family(key: str) -> str:
 
 
 def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains: int = 2, random_seed: int = 0,
-            design: dict | None = None, progress=None) -> pd.DataFrame:
+            design: dict | None = None, progress=None, skip=()) -> pd.DataFrame:
     """Fit ``n_datasets`` simulated data sets; one row per (data set, quantity) with the truth,
     the 50% and 90% intervals, whether each covers, the rank of the truth among the draws
-    (thinned to 99 + 1 positions) and the fit's diagnostics."""
+    (thinned to 99 + 1 positions) and the fit's diagnostics. Data set ``d`` is simulated from seed
+    ``random_seed * 100003 + d`` alone, so data sets in ``skip`` (done by an earlier, stopped run)
+    can be left out and the rest are the same as in an uninterrupted run."""
     from snrstat.judges.fit import fit_judges
     from snrstat.judges.simulate import simulate_judgments
     from snrstat.judges.spec import judge_design
@@ -92,6 +94,8 @@ def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains:
     design = dict(DESIGN, **(design or {}))
     rows = []
     for d in range(n_datasets):
+        if d in skip:
+            continue
         seed = random_seed * 100_003 + d
         frame, truth = simulate_judgments(design["n_items"], judges=design["judges"], pairwise=design["pairwise"],
                                           rating=design["rating"], n_subsets=design["n_subsets"],
