@@ -62,6 +62,20 @@ def test_counts_agree_with_the_model(sim):
     assert (cmp["difference"].abs() < 0.15).all()
 
 
+def test_count_check_is_quiet_on_its_own_data_and_names_a_cell_that_does_not_fit(sim):
+    from snrstat.judges.fit import cell_items, count_checks
+
+    fit = sim[2]
+    assert not [c for c in fit.diagnostics.checks if "raw" in c]
+    pairs = cell_items(judge_design(sim[0], categories=CATEGORIES)).sum(axis=1)
+    fit.point["flip[J1|Vanilla]"], saved = 0.9, fit.point["flip[J1|Vanilla]"]
+    try:
+        found = count_checks(fit, pairs)
+    finally:
+        fit.point["flip[J1|Vanilla]"] = saved
+    assert len(found) == 1 and "raw flip of 1 of 3" in found[0] and "J1|Vanilla (count 0.900" in found[0]
+
+
 def test_mode_comparison_and_cell_table(sim):
     fit = sim[2]
     mc = fit.mode_comparison()

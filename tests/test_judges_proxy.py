@@ -35,15 +35,27 @@ def test_bad_scale():
         judge_vs_proxy(_table(), x_scale="sqrt")
 
 
-# the errors-in-variables slope missed its interval on the last run (-2.5 [lo] vs -3.0 true): not yet
-# calibrated, see the notes of issue 15; kept out of the default run until it is
-@pytest.mark.heavy
+@pytest.mark.slow
 def test_recovers_slope_and_saves(tmp_path):
     fit = judge_vs_proxy(_table(n=12), draws=500, tune=500, chains=2, random_seed=0)
     s = fit.summary()
-    assert s.loc["slope", "lo"] < -3.0 < s.loc["slope", "hi"]
     # noise on the proxy attenuates the least-squares slope towards 0; the latent slope is steeper
     assert abs(s.loc["slope", "point"]) < abs(s.loc["slope", "median"])
     assert s.loc["correlation", "median"] < s.loc["correlation", "point"] < 0
+    assert s.loc["slope", "lo"] < s.loc["slope", "median"] < s.loc["slope", "hi"] < 0
     back = snrstat.load_fit(fit.save(tmp_path / "proxy"))
     assert back.summary().equals(s) and back.data["system"].tolist() == [f"c{i}" for i in range(12)]
+
+
+@pytest.mark.slow
+def test_intervals_cover_on_simulated_tables():
+    """A reduced validation/proxy_judges.py: 90% intervals of slope, residual sd and correlation
+    over 16 tables from a simulator that is not the model's own, pooled (48 intervals) and per
+    quantity, inside the 99% binomial range of 0.90."""
+    from snrstat.judges.calibration import coverage_table, proxy_coverage
+
+    res = proxy_coverage(16, draws=300, tune=300, chains=2, random_seed=3)
+    pooled = res["cover90"].mean()
+    assert 0.77 <= pooled <= 0.99, pooled
+    cov = coverage_table(res)
+    assert cov["ok90"].all(), cov

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_quickstart", "02_pythia_noise_and_mmlu", "03_scaling_uncertainty", "04_mmlu_pro_items"]
+NAMES = ["01_quickstart", "02_pythia_noise_and_mmlu", "03_scaling_uncertainty", "04_mmlu_pro_items",
+         "05_llm_judge_noise"]
 MAX_BYTES = 300_000
 CELL_TIMEOUT = 300
 

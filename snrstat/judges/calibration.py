@@ -149,3 +149,56 @@ def rank_uniformity(res: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
         chi2, p = stats.chisquare(counts)
         rows[fam] = {"n": len(sub), "chi2": float(chi2), "p": float(p)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def simulate_proxy_table(rng: np.random.Generator, n_systems: int = 12) -> tuple[pd.DataFrame, dict]:
+    """One table for :func:`snrstat.judges.judge_vs_proxy` from a simulator that is not the
+    model's own: true losses spread evenly (not normal) over a range of random width, win rates
+    ``expit(a + slope * (loss - centre) + residual)`` judged on a random number of prompts
+    (binomial, the sd read from the observed rate as a user would), and losses measured with a
+    known normal error. Truths: ``slope``, ``sigma`` (residual sd) and the correlation of the
+    true loss and true logit win rate over these systems."""
+    from scipy.special import expit
+
+    centre, width = rng.uniform(2.0, 3.5), rng.uniform(0.3, 1.0)
+    loss = centre + width * (np.linspace(-0.5, 0.5, n_systems) + rng.uniform(-0.2, 0.2, n_systems) / n_systems)
+    slope = -rng.uniform(0.5, 3.0) / width  # logit spread of 0.5-3 over the range of losses
+    sigma = rng.uniform(0.05, 0.4)
+    logit = rng.uniform(-0.5, 0.5) + slope * (loss - centre) + rng.normal(0.0, sigma, n_systems)
+    prompts = int(rng.integers(100, 500))
+    wins = rng.binomial(prompts, expit(logit)) / prompts
+    x_sd = width * rng.uniform(0.02, 0.15)
+    table = pd.DataFrame({"system": [f"s{i}" for i in range(n_systems)], "proxy_median": loss + rng.normal(0, x_sd, n_systems),
+                          "proxy_sd": x_sd, "judge_median": wins,
+                          "judge_sd": np.sqrt(np.clip(wins * (1 - wins), 1e-4, None) / prompts)})
+    truth = {"slope": float(slope), "sigma": float(sigma), "correlation": float(np.corrcoef(loss, logit)[0, 1])}
+    return table, truth
+
+
+def proxy_coverage(n_sets: int = 40, *, n_systems: int = 12, random_seed: int = 0, progress=None,
+                   **sampler) -> pd.DataFrame:
+    """Coverage of :func:`snrstat.judges.judge_vs_proxy`'s intervals on tables from
+    :func:`simulate_proxy_table`: one row per (table, quantity) with the truth, the 50% and 90%
+    intervals and whether each covers (the columns :func:`coverage_table` reads)."""
+    from snrstat.judges.proxy import judge_vs_proxy
+
+    rows = []
+    for d in range(n_sets):
+        seed = random_seed * 100_003 + d
+        table, truth = simulate_proxy_table(np.random.default_rng(seed), n_systems)
+        t0 = time.perf_counter()
+        fit = judge_vs_proxy(table, random_seed=seed, **sampler)
+        seconds = time.perf_counter() - t0
+        post = fit.idata.posterior
+        for name, value in truth.items():
+            v = np.asarray(post[name].values, dtype=float).ravel()
+            q = np.quantile(v, [0.05, 0.25, 0.75, 0.95])
+            rows.append({"dataset": d, "seed": seed, "quantity": name, "family": name, "truth": value,
+                         "median": float(np.median(v)), "point": fit.point.get(name, np.nan),
+                         "lo90": q[0], "lo50": q[1], "hi50": q[2], "hi90": q[3],
+                         "cover50": bool(q[1] <= value <= q[2]), "cover90": bool(q[0] <= value <= q[3]),
+                         "max_r_hat": fit.diagnostics.max_r_hat, "divergences": fit.diagnostics.divergences,
+                         "seconds": seconds})
+        if progress:
+            progress(d, fit, seconds)
+    return pd.DataFrame(rows)

@@ -328,4 +328,42 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     config = {"selection": design.selection, "design": design.counts(), "notes": design.notes,
               "priors": vars(priors).copy(), "nodes": nodes, "settings": settings.to_dict(),
               "categories": design.categories, "subsets": design.subsets, "judges": design.judges}
-    return JudgeFit(idata, config, diagnostics, _points(rows, design), level)
+    fit = JudgeFit(idata, config, diagnostics, _points(rows, design), level)
+    fit.diagnostics.checks.extend(count_checks(fit, mask.sum(axis=1)))
+    return fit
+
+
+#: A raw count further than this many predictive sds from the model is a misfit (two-sided 1%).
+COUNT_CHECK_Z = 2.576
+
+
+def count_checks(fit: JudgeFit, pairs_per_cell: np.ndarray) -> list[str]:
+    """An approximate posterior predictive check of the simple counts: for each cell and each of
+    accuracy, flip rate and first-answer rate, the raw count against the model's expectation with
+    the posterior sd and the binomial sd of a count over that cell's pairs added in quadrature
+    (pairs, not verdicts: the two orders of a pair are not independent, so this errs wide).
+    Counts outside the central 99% range mean the model does not capture how these cells
+    differ; their intervals should not be read as the judge's."""
+    post = fit.idata.posterior
+    found = []
+    for q in ("accuracy", "flip", "first"):
+        bad = []
+        for c, cell in enumerate(fit.cells):
+            count = fit.point.get(f"{q}[{cell}]", np.nan)
+            if not np.isfinite(count):
+                continue
+            v = np.asarray(post[q].sel(cell=cell).values, dtype=float).ravel()
+            m = float(np.median(v))
+            sd = np.sqrt(v.var() + m * (1 - m) / max(1, int(pairs_per_cell[c])))
+            z = (count - m) / sd if sd > 0 else 0.0
+            if abs(z) > COUNT_CHECK_Z:
+                bad.append((abs(z), cell, count, m))
+        if bad:
+            bad.sort(reverse=True)
+            worst = ", ".join(f"{cell} (count {count:.3f}, model {m:.3f})" for _, cell, count, m in bad[:3])
+            found.append(f"the raw {q} of {len(bad)} of {len(fit.cells)} judge|strategy cells lies outside the model's "
+                         f"99% predictive range: {worst}; the model does not capture how these cells differ (a "
+                         "strategy that changes what the judge perceives, e.g. one given a reference answer, would "
+                         "need its own mean gap; one that already combines both orders, like LLMBar's Swap strategies, "
+                         "is not one verdict per order): fit fewer strategies together or read their counts")
+    return found
