@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--random-seed", type=int, default=0)
+    ap.add_argument("--backend", default="numba", help="nutpie backend (numba: slower to compile, faster per draw)")
     ap.add_argument("--md", default=str(RESULTS / "judges_proxy.md"), help="markdown output ('-' = stdout)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
         print(f"table {d + 1}/{args.n}: {seconds:.1f} s, max R-hat {fit.diagnostics.max_r_hat:.3f}", file=sys.stderr)
 
     res = proxy_coverage(args.n, n_systems=args.systems, random_seed=args.random_seed, draws=args.draws,
-                         tune=args.tune, chains=args.chains, progress=progress)
+                         tune=args.tune, chains=args.chains, backend=args.backend, progress=progress)
     minutes = (time.perf_counter() - t0) / 60
     cov = coverage_table(res)
     slope = res[res["quantity"] == "slope"]
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     lines = [
         "# Judge score against a proxy metric: coverage on simulated tables", "",
         f"`python validation/proxy_judges.py --n {args.n} --draws {args.draws} --tune {args.tune} "
-        f"--chains {args.chains} --random-seed {args.random_seed}`: {args.n} tables of {args.systems} systems, "
+        f"--chains {args.chains} --backend {args.backend} --random-seed {args.random_seed}`: {args.n} tables of {args.systems} systems, "
         f"{minutes:.1f} minutes. Truths from `simulate_proxy_table` (evenly spread losses, binomial win rates), "
         "not from the model's priors.", "",
         f"Sampler health: max R-hat median {fits['max_r_hat'].median():.3f} (worst {fits['max_r_hat'].max():.3f}); "
