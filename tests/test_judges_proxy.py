@@ -54,7 +54,7 @@ def test_intervals_cover_on_simulated_tables():
     quantity, inside the 99% binomial range of 0.90."""
     from snrstat.judges.calibration import coverage_table, proxy_coverage
 
-    res = proxy_coverage(16, draws=300, tune=300, chains=2, random_seed=3)
+    res = proxy_coverage(16, draws=300, tune=300, chains=2, random_seed=3, backend="numba")
     pooled = res["cover90"].mean()
     assert 0.77 <= pooled <= 0.99, pooled
     cov = coverage_table(res)
