@@ -42,3 +42,35 @@ def test_judgment_file(tmp_path, capsys):
     assert main(["judge", "--data", str(path), "--counts-only", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["counts"][0]["flip_rate"] == 0.5 and out["counts"][0]["accuracy"] == 0.75
+
+
+@pytest.mark.slow
+def test_fit_on_a_users_judgment_file_prints_model_and_checks(tmp_path, capsys):
+    """The whole `snrstat judge` path on a simulated judgment CSV: model table, diagnostics line,
+    and a model-check line for a judge whose verdicts on one order were overwritten."""
+    from snrstat.judges.simulate import simulate_judgments
+
+    frame, _ = simulate_judgments(30, judges=("J1", "J2"), rating=(), n_subsets=1, random_seed=4)
+    bent = frame.copy()
+    # J1 picks gold in the original order and the other answer when swapped: it always flips, yet
+    # favours neither position, which no discrimination and position bias can produce
+    j1 = bent["judge"] == "J1"
+    gold = bent["label"].astype(int)
+    bent.loc[j1 & ~bent["swap"], "winner"] = gold[j1 & ~bent["swap"]]
+    bent.loc[j1 & bent["swap"], "winner"] = 3 - gold[j1 & bent["swap"]]
+    path = tmp_path / "judgments.csv"
+    bent.to_csv(path, index=False)
+    assert main(["judge", "--data", str(path), "--draws", "200", "--tune", "200", "--chains", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Judge model" in out and "sampler diagnostics" in out
+    assert "model check" in out and "J1|" in out
+
+
+def test_report_intro_on_judgments():
+    """A judgment table has no runs or sizes: the report's data line counts judges and items."""
+    import snrstat
+    from snrstat.report.build import Settings, build_report
+
+    frame = snrstat.load_dataset("llmbar")
+    doc = build_report("llmbar", frame, Settings(fast=True, quiet=True), sections=[])
+    assert doc.intro.startswith("Data: llmbar: 88,912 judgments, 6 judges, 15 strategies, ")

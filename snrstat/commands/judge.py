@@ -127,6 +127,8 @@ def run(args) -> int:
     d = fit.diagnostics
     con.print(("[green]sampler diagnostics ok[/]" if d.ok else "[red]sampler diagnostics FAILED[/]: " + esc("; ".join(d.messages)))
               + f" (max R-hat {d.max_r_hat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences)")
+    for check in d.checks:  # misfit the sampler cannot see: read the named cells by their counts
+        con.print("[yellow]model check[/]: " + esc(check))
     if args.save:
         con.print(f"fit saved to {esc(args.save)}")
     return 0

@@ -90,9 +90,12 @@ def build_report(name: str, frame: pd.DataFrame, settings: Settings, sections) -
         if section is not None:
             (lead if getattr(builder, "lead", False) else body).append(section)
     counts = summarize(frame)
+    held = (f"{counts['records']:,} judgments, {counts['judges']} judges, {counts['strategies']} strategies, "
+            f"{counts['items']:,} items" if "judges" in counts else
+            f"{counts['records']:,} evaluation records, {counts['runs']} runs, {counts['models']} models, "
+            f"{counts['sizes']} sizes, {counts['tasks']} tasks")
     intro = (
-        f"Data: {name}: {counts['records']:,} evaluation records, {counts['runs']} runs, "
-        f"{counts['models']} models, {counts['sizes']} sizes, {counts['tasks']} tasks. "
+        f"Data: {name}: {held}. "
         f"Settings: {'fast' if settings.fast else 'full'} "
         f"(last {settings.last_n} checkpoints, seed {settings.random_seed})."
     )

@@ -67,6 +67,8 @@ def judges(ctx) -> Section | None:
             "first (0.5 = no position bias); the judge SNR is the spread of its expected verdict across pairs over "
             "the noise of a verdict on one pair. A rating verdict comes from two isolated scores, a tie going to "
             "the answer shown second (as in LLMBar), so a tie is a flip.")
+    if fit.diagnostics.checks:  # misfit the sampler cannot see
+        text += " Model checks: " + "; ".join(fit.diagnostics.checks) + "."
     if llmbar:
         text += " Data: LLMBar (Zeng et al. 2024), its Natural and Adversarial subsets, plain and rating prompts."
     return Section("LLM-as-judge noise", text=text, tables=tables, figures=figures)
