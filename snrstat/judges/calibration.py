@@ -76,6 +76,14 @@ def true_values(truth: dict, design) -> dict[str, float]:
     return out
 
 
+def _intervals(draws: np.ndarray, truth: float) -> dict:
+    """Truth, median, central 50% and 90% intervals of ``draws`` and whether each covers the truth
+    (the columns :func:`coverage_table` reads)."""
+    q = np.quantile(draws, [0.05, 0.25, 0.75, 0.95])
+    return {"truth": truth, "median": float(np.median(draws)), "lo90": q[0], "lo50": q[1], "hi50": q[2],
+            "hi90": q[3], "cover50": bool(q[1] <= truth <= q[2]), "cover90": bool(q[0] <= truth <= q[3])}
+
+
 def _family(key: str) -> str:
     return key.split("[", 1)[0]
 
@@ -116,11 +124,8 @@ def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains:
                 label = key[len(name) + 1:-1].split(",")
                 da = da.sel(dict(zip(other, label)))
             v = np.asarray(da.values, dtype=float).ravel()
-            q = np.quantile(v, [0.05, 0.25, 0.75, 0.95])
             thin = v[np.linspace(0, v.size - 1, 99).astype(int)]
-            rows.append({"dataset": d, "seed": seed, "quantity": key, "family": name, "truth": value,
-                         "median": float(np.median(v)), "lo90": q[0], "lo50": q[1], "hi50": q[2], "hi90": q[3],
-                         "cover50": bool(q[1] <= value <= q[2]), "cover90": bool(q[0] <= value <= q[3]),
+            rows.append({"dataset": d, "seed": seed, "quantity": key, "family": name, **_intervals(v, value),
                          "rank": int((thin < value).sum()), "max_r_hat": fit.diagnostics.max_r_hat,
                          "min_ess_bulk": fit.diagnostics.min_ess_bulk, "divergences": fit.diagnostics.divergences,
                          "seconds": seconds})
@@ -192,12 +197,8 @@ def proxy_coverage(n_sets: int = 40, *, n_systems: int = 12, random_seed: int = 
         post = fit.idata.posterior
         for name, value in truth.items():
             v = np.asarray(post[name].values, dtype=float).ravel()
-            q = np.quantile(v, [0.05, 0.25, 0.75, 0.95])
-            rows.append({"dataset": d, "seed": seed, "quantity": name, "family": name, "truth": value,
-                         "median": float(np.median(v)), "point": fit.point.get(name, np.nan),
-                         "lo90": q[0], "lo50": q[1], "hi50": q[2], "hi90": q[3],
-                         "cover50": bool(q[1] <= value <= q[2]), "cover90": bool(q[0] <= value <= q[3]),
-                         "max_r_hat": fit.diagnostics.max_r_hat, "divergences": fit.diagnostics.divergences,
+            rows.append({"dataset": d, "seed": seed, "quantity": name, "family": name, **_intervals(v, value),
+                         "point": fit.point.get(name, np.nan), "max_r_hat": fit.diagnostics.max_r_hat, "divergences": fit.diagnostics.divergences,
                          "seconds": seconds})
         if progress:
             progress(d, fit, seconds)
