@@ -107,3 +107,22 @@ def test_save_and_load(sim, tmp_path):
     assert type(back).__name__ == "JudgeFit" and back.config == fit.config
     assert back.summary().equals(fit.summary())
     assert back.items_needed("J1|Vanilla", gap=(0.5,)).equals(fit.items_needed("J1|Vanilla", gap=(0.5,)))
+
+
+def test_strategy_shift_basis_and_terms():
+    from snrstat.judges.model import SHIFT_MIN_PAIRS, model_terms, shift_basis
+
+    small, _ = simulate_judgments(30, judges=("J1", "J2"), pairwise=("Vanilla", "CoT"), rating=("Rating",), random_seed=1)
+    design = judge_design(small)
+    b = shift_basis(design)
+    judge_of = np.array([j for j, _ in design.cells])
+    assert b.shape == (len(design.cells), len(design.cells) - len(design.judges))
+    assert np.allclose(b.T @ b, np.eye(b.shape[1]))                       # orthonormal
+    for j in design.judges:
+        assert np.allclose(b[judge_of == j].sum(axis=0), 0.0)              # zero-sum within each judge
+    # 30 pairs per cell: no per-strategy mean; one rating call per pair: no call offset
+    assert model_terms(design) == {"shift": False, "call_offsets": False}
+    big, _ = simulate_judgments(SHIFT_MIN_PAIRS, judges=("J1", "J2"), rating=("Rating", "Rating_NoRules"),
+                                rating_judges=("J1", "J2"), random_seed=1)
+    assert model_terms(judge_design(big)) == {"shift": True, "call_offsets": True}
+    assert model_terms(judge_design(big), snrstat.judges.spec.JudgePriors(shift_sd=0))["shift"] is False

@@ -116,3 +116,29 @@ def test_relative_scoring_gains_with_call_noise():
     assert res.loc[6.0, "gain"] > 3 * res.loc[6.0, "gain_se"]
     # without call noise, ranking answers side by side gains nothing (it may lose a little)
     assert res.loc[0.0, "gain"] < 3 * res.loc[0.0, "gain_se"]
+
+
+def test_rating_cell_with_call_offset_and_shift_matches_monte_carlo():
+    # a call offset e ~ N(0, omega) moves both scores of a call together (more ties); a strategy
+    # shift moves the cell's mean gap; the kernel must integrate both as the simulator draws them
+    base = _draws()
+    d = Q.Draws(**{**base.__dict__, "omega": np.array([[1.2]]), "shift": np.array([[0.0, 0.5]])})
+    sign = np.array([1.0, -1.0, 1.0])
+    got = Q.rating_cell(d, 1, 0, 0, np.arange(3), sign, nodes=24, call_nodes=16)
+    without = Q.rating_cell(base, 1, 0, 0, np.arange(3), sign, nodes=24)
+    rng = np.random.default_rng(2)
+    n = 300_000
+    v = ((d.gap[0] + 0.3 + 0.5) * sign)[None, :] + 0.7 * rng.normal(size=(n, 3))
+    e = 1.2 * rng.normal(size=(n, 3))
+    cut = d.cutpoints[0, 0]
+
+    def score(eta):
+        return (rng.random(eta.shape)[..., None] > special.expit(cut - eta[..., None])).sum(-1)
+
+    s1, s2 = score(2.0 * (0.4 + e + v / 2)), score(2.0 * (0.4 + e - v / 2))
+    tie = (s1 == s2).mean()
+    gold_wins = np.where(sign > 0, s1 > s2, s2 > s1).mean()
+    se = 0.5 / np.sqrt(3 * n)
+    assert got["flip"][0] == pytest.approx(tie, abs=5 * se)
+    assert got["accuracy"][0] == pytest.approx(gold_wins + tie / 2, abs=5 * se)
+    assert got["flip"][0] > without["flip"][0] + 0.02  # the offset pushes both scores into the outer categories

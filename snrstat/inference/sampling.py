@@ -175,7 +175,8 @@ def _sample_once(compiled: Compiled, settings: SamplerSettings, target: float):
         try:
             idata = nutpie.sample(compiled.nutpie, draws=settings.draws, tune=settings.tune,
                                   chains=settings.chains, cores=cores, seed=int(settings.random_seed),
-                                  progress_bar=settings.progress, target_accept=target, save_warmup=False)
+                                  progress_bar=settings.progress, target_accept=target, save_warmup=False,
+                                  low_rank_modified_mass_matrix=settings.mass_matrix == "low_rank")
         except KeyboardInterrupt:
             raise SamplingInterrupted("sampling interrupted; nothing was kept") from None
         except Exception as exc:

@@ -16,6 +16,10 @@ SAMPLERS = ("nutpie", "pymc")
 #: in about 2 s, against 25-60 s for numba on two cores) and numba otherwise; numba samples
 #: about 4x faster once compiled, so long batches of one model shape may ask for it.
 BACKENDS = ("auto", "jax", "numba")
+#: nutpie's mass-matrix adaptation: "diag" (the default, as in Stan and PyMC) or "low_rank", a
+#: diagonal plus a low-rank update that follows a few strongly correlated directions (Seyboldt
+#: et al. 2024); it costs more per step and pays off where a diagonal matrix mixes slowly.
+MASS_MATRICES = ("diag", "low_rank")
 #: target_accept of the automatic retry after divergent transitions.
 RETRY_TARGET_ACCEPT = 0.99
 
@@ -40,6 +44,7 @@ class SamplerSettings:
     backend: str = "auto"
     cores: int | None = None
     progress: bool = False
+    mass_matrix: str = "diag"
 
     def __post_init__(self):
         for name in ("draws", "chains"):
@@ -56,6 +61,8 @@ class SamplerSettings:
             raise DataError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.backend not in BACKENDS:
             raise DataError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.mass_matrix not in MASS_MATRICES:
+            raise DataError(f"mass_matrix must be one of {MASS_MATRICES}, got {self.mass_matrix!r}")
         if self.cores is not None and (not isinstance(self.cores, int) or self.cores < 1):
             raise DataError(f"cores must be a positive integer or None, got {self.cores!r}")
 

@@ -106,6 +106,7 @@ def predict_full_score(fit, answers: pd.Series, *, n_total: int | None = None, l
         log_prior = stats.norm.logpdf(th, 0, sig_t[s])
         log_prop = np.logaddexp(np.log(0.5) + log_prior, np.log(0.5) - np.log(2 * WIDE) + np.where(np.abs(th) <= WIDE, 0, -np.inf))
         de = (rng.normal(0, p.sigma_mc[s], (n_importance, C)) if p.delta is not None else np.zeros((n_importance, C)))
+        de -= de.mean(1, keepdims=True)  # zero-sum over categories, as each fitted model's row
         a_anchor = 1.0 if p.a is None else p.a[s, pos]
         eta = a_anchor * (th[:, None] + de[:, cat_a] - p.b[s, pos][None, :])
         lp = np.where(y == 1, np.logaddexp(np.log(g) if g > 0 else -np.inf, np.log1p(-g) - np.logaddexp(0, -eta)),

@@ -51,7 +51,9 @@ class ItemPriors:
       ``sigma_c ~ HalfNormal(item)``:
       difficulties pooled within categories, categories pooled within the benchmark.
     - 2PL: ``log a_i ~ Normal(0, sigma_a)``, ``sigma_a ~ HalfNormal(discrimination)``.
-    - model-by-category abilities ``delta_mc ~ Normal(0, sigma_mc)``, ``sigma_mc ~ HalfNormal(interaction)``.
+    - model-by-category abilities ``delta ~ ZeroSumNormal(sigma_mc)`` over models and over
+      categories (a pure interaction: ``theta`` is the mean over categories),
+      ``sigma_mc ~ HalfNormal(interaction)``.
     - runs and checkpoints: ``u_run ~ Normal(0, sigma_run)``, ``w_ckpt ~ Normal(0, sigma_ckpt)``,
       both sds ``HalfNormal(training)``.
     """
@@ -70,7 +72,7 @@ class ItemPriors:
             f"b_i ~ Normal(mu_c, sigma_c); mu_c = mu_b + d_c, d ~ ZeroSumNormal(tau); mu_b ~ Normal(0, {self.location}); "
             f"tau ~ Gamma(2, {2 / self.category:g}); sigma_c ~ HalfNormal({self.item})\n"
             f"log a_i ~ Normal(0, sigma_a), sigma_a ~ HalfNormal({self.discrimination})  [2PL]\n"
-            f"delta_mc ~ Normal(0, sigma_mc), sigma_mc ~ HalfNormal({self.interaction})  [model x category]\n"
+            f"delta_mc ~ ZeroSumNormal(sigma_mc) over models and categories, sigma_mc ~ HalfNormal({self.interaction})  [model x category]\n"
             f"u_run ~ Normal(0, sigma_run), w_ckpt ~ Normal(0, sigma_ckpt), sigmas ~ HalfNormal({self.training})"
         )
 

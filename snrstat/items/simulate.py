@@ -54,6 +54,8 @@ def simulate_items(
     if interaction:
         sigma_mc = hn(pr.interaction)
         delta = sigma_mc * rng.normal(0, 1, (n_models, n_categories))
+        # the model's doubly zero-sum interaction (theta is each model's mean over categories)
+        delta = delta - delta.mean(0, keepdims=True) - delta.mean(1, keepdims=True) + delta.mean()
         truth.update(sigma_mc=sigma_mc, delta=delta)
     sigma_run = hn(pr.training) if runs_per_model > 1 else 0.0
     sigma_ckpt = hn(pr.training) if ckpts_per_run > 1 else 0.0

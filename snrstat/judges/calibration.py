@@ -33,7 +33,8 @@ def _truth_draws(truth: dict, design) -> Q.Draws:
                    beta=np.asarray(truth["beta"])[cells][None, :], tau=np.asarray(truth["tau"])[None, :],
                    level=np.asarray(truth["level"])[order][None, :], cutpoints=np.asarray(truth["cutpoints"])[None],
                    sigma_subset=np.asarray(truth["sigma_subset"])[None, :],
-                   mu_subset=np.asarray(truth["mu_subset"])[None], item_subset=np.asarray(design.item_subset))
+                   mu_subset=np.asarray(truth["mu_subset"])[None], item_subset=np.asarray(design.item_subset),
+                   shift=np.asarray(truth["shift"])[cells][None, :], omega=np.asarray(truth["omega"])[None, :])
 
 
 def true_values(truth: dict, design) -> dict[str, float]:
@@ -55,6 +56,11 @@ def true_values(truth: dict, design) -> dict[str, float]:
         out[f"sigma_subset[{sub}]"] = float(truth["sigma_subset"][g])
     if design.rt_y.size:
         out["sigma_level"] = float(truth["sigma_level"])
+        for r, name in enumerate(design.rating_judges):
+            out[f"omega[{name}]"] = float(truth["omega"][r])
+    if any(sum(j == judge for j, _ in design.cells) > 1 for judge in design.judges):
+        for c, lab in enumerate(labels):
+            out[f"shift[{lab}]"] = float(truth["shift"][cells[c]])
     draws = _truth_draws(truth, design)
     mask = cell_items(design)
     rjudges = design.rating_judges

@@ -19,7 +19,7 @@ from snrstat.inference import Fit, SamplerSettings, diagnose, register_fit, samp
 from snrstat.inference.intervals import check_level, median_interval
 from snrstat.judges import quantities as Q
 from snrstat.judges.counts import counterpart, judge_counts, mode_comparison_counts
-from snrstat.judges.model import NODES, POPULATION_VARS, build_model, data_arrays, structure_key
+from snrstat.judges.model import NODES, POPULATION_VARS, build_model, data_arrays, model_terms, structure_key
 from snrstat.judges.spec import JudgeDesign, JudgePriors, judge_design, select_judgments
 from snrstat.schema import DataError
 
@@ -42,7 +42,7 @@ class JudgeFit(Fit):
     """
 
     kind = "judges"
-    summary_vars = CELL_QUANTITIES + COMPARISONS + ("k", "beta", "tau", "mu_subset", "sigma_subset", "sigma_level")
+    summary_vars = CELL_QUANTITIES + COMPARISONS + ("k", "beta", "tau", "shift", "mu_subset", "sigma_subset", "sigma_level", "omega")
 
     # ------------------------------------------------------------------ structure
     @property
@@ -207,7 +207,7 @@ def _draws_for_quantities(idata, design: JudgeDesign) -> Q.Draws:
         beta[:, design.pairwise_cells] = flat("beta")
     return Q.Draws(gap=flat("gap"), k=flat("k"), beta=beta, tau=flat("tau"), level=flat("level"),
                    cutpoints=flat("cutpoints"), sigma_subset=flat("sigma_subset"), mu_subset=flat("mu_subset"),
-                   item_subset=np.asarray(design.item_subset, dtype=int))
+                   item_subset=np.asarray(design.item_subset, dtype=int), shift=flat("shift"), omega=flat("omega"))
 
 
 def cell_items(design: JudgeDesign) -> np.ndarray:
@@ -326,7 +326,7 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
         "divergences": "refit with a higher target_accept (settings=SamplerSettings(target_accept=0.99)) or "
                        "select fewer strategies"})
     config = {"selection": design.selection, "design": design.counts(), "notes": design.notes,
-              "priors": vars(priors).copy(), "nodes": nodes, "settings": settings.to_dict(),
+              "priors": vars(priors).copy(), "terms": model_terms(design, priors), "nodes": nodes, "settings": settings.to_dict(),
               "categories": design.categories, "subsets": design.subsets, "judges": design.judges}
     fit = JudgeFit(idata, config, diagnostics, _points(rows, design), level)
     fit.diagnostics.checks.extend(count_checks(fit, mask.sum(axis=1)))

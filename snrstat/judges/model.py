@@ -3,25 +3,31 @@
 For pairwise verdict n of judge j with strategy s on item i shown in order o (+1 original,
 -1 swapped)::
 
-    P(prefers answer 1) = logistic(k[j,s] * sign[i] * gap[j,i] + beta[j,s] * o)
-    gap[j,i] = mu[j, subset] + sigma[subset] * z[i] + u[j,i]        (gold-oriented)
+    P(prefers answer 1) = logistic(k[j,s] * sign[i] * gap[j,s,i] + beta[j,s] * o)
+    gap[j,s,i] = mu[j, subset] + shift[j,s] + sigma[subset] * z[i] + u[j,i]        (gold-oriented)
     z[i] ~ Normal(0, 1),  u[j,i] ~ Normal(0, tau[j])
 
 ``sign`` is +1 when gold says answer 1 is better, -1 otherwise. The gap judge j perceives has a
 mean per subset (``mu``: how far, on average, the judge sees the gold answer ahead; below 0 on
 a subset built to fool judges), a part shared by all judges (``sigma * z``: pairs that are hard
 for everyone) and the judge's own error (``u``, shared by its strategies and both orders).
-For an isolated rating of answer a (+1 for answer 1, -1 for answer 2)::
+``shift`` moves the mean per strategy (a reference answer or a rubric changes what the judge
+sees; zero-sum over each judge's strategies, so ``mu`` stays the judge's mean).
+For an isolated rating of answer a (+1 for answer 1, -1 for answer 2) in rating call r::
 
-    score ~ OrderedLogistic(k[j,s] * (level[i] + a * sign[i] * gap[j,i] / 2), cutpoints[j])
+    score ~ OrderedLogistic(k[j,s] * (level[i] + e[r] + a * sign[i] * gap[j,s,i] / 2), cutpoints[j])
+    e[r] ~ Normal(0, omega[j])
 
 so both modes read the same perceived gap; a rating adds the logistic noise of scoring each
-answer alone and the coarseness of the score scale (Zheng et al. 2023; Zeng et al. 2024; ordered logistic
+answer alone, the coarseness of the score scale, and ``e``, the call's offset shared by the two
+answers' scores (how generous the judge is that time: it moves both scores together, which
+is what makes ties common on a 1-10 scale) (Zheng et al. 2023; Zeng et al. 2024; ordered logistic
 as in McCullagh 1980). The mean of log k over cells is 0 (which fixes the scale), and the
 shared item part ties the judges' scales together.
 
 The perception errors u are integrated out with Gauss-Hermite quadrature over each (judge,
-item) cell (``nodes`` points), so the sampler sees only the population parameters, the item
+item) cell (``nodes`` points), and the call offsets e over each rating call
+(:data:`CALL_NODES` points, nested inside), so the sampler sees only the population parameters, the item
 gaps and the rating levels: no funnel between tau and thousands of u's, and one vectorised
 log-likelihood over all verdicts.
 """
@@ -34,6 +40,8 @@ from snrstat.judges.spec import JudgeDesign, JudgePriors
 
 #: Gauss-Hermite points per (judge, item) cell.
 NODES = 12
+#: Gauss-Hermite points per rating call (the offset shared by the two answers' scores).
+CALL_NODES = 8
 # stands in for the infinite outer cut points: large enough that exp(-(_BIG - |eta|)) is nil for any
 # plausible eta, small enough that exp(_BIG + eta) stays finite (JAX differentiates both branches of
 # softplus, and an overflow there turns the whole gradient into NaN)
@@ -44,6 +52,58 @@ def hermite_nodes(n: int = NODES) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and log weights of an n-point rule for E[f(Z)], Z ~ N(0, 1)."""
     t, w = np.polynomial.hermite_e.hermegauss(n)
     return t, np.log(w / w.sum())
+
+
+def shift_basis(design: JudgeDesign) -> np.ndarray:
+    """(cells, free) orthonormal basis of the cell vectors that sum to zero within each judge:
+    ``shift = basis @ z`` with iid normal z is a ZeroSumNormal per judge (no free direction)."""
+    blocks = []
+    for j in design.judges:
+        cells = [c for c, (judge, _) in enumerate(design.cells) if judge == j]
+        n = len(cells)
+        if n < 2:
+            continue
+        # orthonormal complement of the constant vector (Helmert contrasts, normalised)
+        h = np.zeros((len(design.cells), n - 1))
+        for m in range(1, n):
+            col = np.zeros(n)
+            col[:m] = 1.0
+            col[m] = -m
+            h[cells, m - 1] = col / np.sqrt(m * (m + 1))
+        blocks.append(h)
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(design.cells), 0))
+
+
+#: Judged pairs per cell (on average) from which each strategy gets its own mean gap: with fewer,
+#: a strategy's mean trades off with its discrimination k (30 simulated pairs: divergences).
+SHIFT_MIN_PAIRS = 50
+
+
+def model_terms(design: JudgeDesign, priors: JudgePriors | None = None) -> dict[str, bool]:
+    """Which optional terms the data can carry:
+
+    - ``shift``: a per-strategy mean gap (needs gold labels, a judge with 2+ strategies and
+      :data:`SHIFT_MIN_PAIRS` pairs per cell; ``JudgePriors(shift_sd=0)`` turns it off);
+    - ``call_offsets``: a rating call's offset shared by its two scores. When every rated pair
+      is rated in one call only (one rating judge and strategy, no repeats) the offset and the
+      pair's common level are the same number and only their sum is known, so the level alone
+      carries it.
+    """
+    p = priors or JudgePriors()
+    cells_per_judge = np.bincount([design.judges.index(j) for j, _ in design.cells], minlength=len(design.judges))
+    judged = {(int(c), int(i)) for c, i in zip(design.pw_cell, design.pw_item)} | \
+        {(int(c), int(i)) for c, i in zip(design.rt_cell, design.rt_item)}
+    pairs_per_cell = len(judged) / max(1, len(design.cells))
+    calls = np.bincount(design.rt_item[:rating_calls(design)]) if design.rt_y.size else np.zeros(0, int)
+    rated = calls[calls > 0]
+    return {"shift": bool(design.has_gold and p.shift_sd > 0 and (cells_per_judge >= 2).any()
+                          and pairs_per_cell >= SHIFT_MIN_PAIRS),
+            "call_offsets": bool(rated.size and np.mean(rated >= 2) >= 0.5)}
+
+
+def rating_calls(design: JudgeDesign) -> int:
+    """Number of rating calls: ``rt_*`` holds answer 1 of every call, then answer 2 in the same order."""
+    return design.rt_y.size // 2
 
 
 def cutpoint_init(n_categories: int) -> np.ndarray:
@@ -100,6 +160,15 @@ def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes
         # the perceived gap's mean, per (judge, item) cell, oriented to answer 1
         pc_mean = (mu[design.pc_judge, design.item_subset[design.pc_item]] + shared[design.pc_item]) \
             * sign[design.pc_item]
+        terms = model_terms(design, p)
+        basis = shift_basis(design)
+        if terms["shift"]:
+            # a fixed prior scale: with a judge's few strategies a hierarchical sd would leave the
+            # sampler a curved ridge between the sd and the well-informed shifts
+            z_shift = pm.Normal("z_shift", 0.0, p.shift_sd, shape=basis.shape[1])
+            shift = pm.Deterministic("shift", pt.dot(basis, z_shift), dims="cell")
+        else:
+            shift = pt.zeros(len(design.cells))
         if len(design.cells) > 1:
             log_k = pm.ZeroSumNormal("log_k", sigma=p.log_k_sd, dims="cell")
         else:
@@ -113,7 +182,8 @@ def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes
             beta_of_cell = pt.zeros(len(design.cells))[design.pairwise_cells].set(beta)
             y = pm.Data("pw_y", arrays["pw_y"])
             order = pm.Data("pw_order", arrays["pw_order"])
-            eta = (k[design.pw_cell][:, None] * v[design.pw_pc]
+            pw_shift = shift[design.pw_cell] * sign[design.pw_item]
+            eta = (k[design.pw_cell][:, None] * (v[design.pw_pc] + pw_shift[:, None])
                    + (beta_of_cell[design.pw_cell] * order)[:, None])
             ll = pt.inc_subtensor(ll[design.pw_pc], -pt.softplus(-(2.0 * y - 1.0)[:, None] * eta))
         if design.rt_y.size:
@@ -128,15 +198,28 @@ def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes
                             initval=np.tile(cutpoint_init(ncat), (len(rjudges), 1)))
             padded = pt.concatenate([pt.full((len(rjudges), 1), -_BIG), cut, pt.full((len(rjudges), 1), _BIG)], axis=1)
             rj = np.array([rjudges.index(design.cells[c][0]) for c in design.rt_cell], dtype=int)
-            eta = k[design.rt_cell][:, None] * (level[design.rt_item][:, None]
-                                                 + 0.5 * design.rt_answer[:, None] * v[design.rt_pc])
-            upper = -pt.softplus(eta - padded[rj, ry + 1][:, None])
-            lower = -pt.softplus(eta - padded[rj, ry][:, None])
-            ll = pt.inc_subtensor(ll[design.rt_pc], upper + pt.log1mexp(lower - upper))
+            if terms["call_offsets"]:
+                omega = pm.HalfNormal("omega", p.omega_sd, dims="rating_judge")
+            else:
+                omega = pt.zeros(len(rjudges))
+            te, logwe = hermite_nodes(CALL_NODES if terms["call_offsets"] else 1)
+            rt_shift = shift[design.rt_cell] * sign[design.rt_item]
+            base = (level[design.rt_item][:, None] + 0.5 * design.rt_answer[:, None]
+                    * (v[design.rt_pc] + rt_shift[:, None]))                              # (answer, u node)
+            e = omega[rj][:, None] * te[None, :]                                          # (answer, e node)
+            eta = k[design.rt_cell][:, None, None] * (base[:, :, None] + e[:, None, :])
+            upper = -pt.softplus(eta - padded[rj, ry + 1][:, None, None])
+            lower = -pt.softplus(eta - padded[rj, ry][:, None, None])
+            per_answer = upper + pt.log1mexp(lower - upper)
+            calls = rating_calls(design)
+            # the two answers of a call share its offset: multiply within the call, then integrate e
+            per_call = pt.logsumexp(per_answer[:calls] + per_answer[calls:] + logwe[None, None, :], axis=2)
+            ll = pt.inc_subtensor(ll[design.rt_pc[:calls]], per_call)
         pm.Potential("loglik", pt.logsumexp(ll + logw[None, :], axis=1).sum())
     return model
 
 
 #: Variables whose diagnostics count (the population parameters; item gaps are many and
 #: reported as a group in the fit's diagnostics table through their worst value).
-POPULATION_VARS = ("mu_subset", "sigma_subset", "k", "beta", "tau", "sigma_level", "cutpoints")
+POPULATION_VARS = ("mu_subset", "sigma_subset", "k", "beta", "tau", "shift", "sigma_level", "omega",
+                   "cutpoints")

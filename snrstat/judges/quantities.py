@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from snrstat.judges.model import hermite_nodes
+from snrstat.judges.model import CALL_NODES, hermite_nodes
 
 QUAD_NODES = 16
 
@@ -44,12 +44,16 @@ class Draws:
     sigma_subset: np.ndarray        # (S, subsets)
     mu_subset: np.ndarray | None    # (S, judges, subsets), None without gold
     item_subset: np.ndarray         # (items,)
+    shift: np.ndarray | None = None     # (S, cells): the strategy's move of the mean gap
+    omega: np.ndarray | None = None     # (S, rating judges): sd of a rating call's shared offset
 
-    def perceived(self, judge: int, items: np.ndarray, sign: np.ndarray) -> np.ndarray:
-        """Mean gap judge ``judge`` perceives on ``items``, oriented to answer 1: (S, I)."""
+    def perceived(self, judge: int, items: np.ndarray, sign: np.ndarray, cell: int | None = None) -> np.ndarray:
+        """Mean gap judge ``judge`` perceives on ``items`` with the strategy of ``cell``, oriented to answer 1: (S, I)."""
         g = self.gap[:, items]
         if self.mu_subset is not None:
             g = g + self.mu_subset[:, judge, self.item_subset[items]]
+        if self.shift is not None and cell is not None:
+            g = g + self.shift[:, cell, None]
         return g * sign[items]
 
 
@@ -57,7 +61,7 @@ def pairwise_cell(draws: Draws, c: int, judge: int, items: np.ndarray, sign: np.
     """accuracy, flip, first, snr (each shape (S,)) of pairwise cell ``c`` on ``items``."""
     t, logw = hermite_nodes(nodes)
     w = np.exp(logw)
-    x = draws.perceived(judge, items, sign)                                   # (S, I)
+    x = draws.perceived(judge, items, sign, c)                                # (S, I)
     v = x[:, :, None] + draws.tau[:, judge, None, None] * t[None, None, :]   # (S, I, H)
     k = draws.k[:, c, None, None]
     b = draws.beta[:, c, None, None]
@@ -87,24 +91,28 @@ def category_probs(eta: np.ndarray, cut: np.ndarray) -> np.ndarray:
 
 
 def rating_cell(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
-                nodes: int = QUAD_NODES, chunk: int = 64):
+                nodes: int = QUAD_NODES, chunk: int = 16, call_nodes: int = CALL_NODES):
     """accuracy, flip, first, snr (each (S,)) of rating cell ``c`` (isolated scores) on ``items``."""
     t, logw = hermite_nodes(nodes)
     w = np.exp(logw)
+    te, logwe = hermite_nodes(call_nodes)
+    we = np.exp(logwe)
     n = draws.gap.shape[0]
     out = {key: np.empty(n) for key in ("accuracy", "flip", "first", "snr")}
     for lo in range(0, n, chunk):
         s = slice(lo, lo + chunk)
-        x = draws.perceived(judge, items, sign)[s]
+        x = draws.perceived(judge, items, sign, c)[s]
         v = x[:, :, None] + draws.tau[s, judge, None, None] * t[None, None, :]
-        k = draws.k[s, c, None, None]
-        lev = draws.level[s][:, items][:, :, None]
-        cut = draws.cutpoints[s, rjudge][:, None, None, :]
-        p1 = category_probs(k * (lev + v / 2), cut)                          # (S, I, H, K)
-        p2 = category_probs(k * (lev - v / 2), cut)
+        k = draws.k[s, c, None, None, None]
+        omega = 0.0 if draws.omega is None else draws.omega[s, rjudge][:, None, None, None]
+        # the call's offset e is shared by both scores: integrate it with its own nodes (axis 3)
+        lev = draws.level[s][:, items][:, :, None, None] + omega * te[None, None, None, :]
+        cut = draws.cutpoints[s, rjudge][:, None, None, None, :]
+        p1 = category_probs(k * (lev + v[..., None] / 2), cut)               # (S, I, H, E, K)
+        p2 = category_probs(k * (lev - v[..., None] / 2), cut)
         below2 = np.cumsum(p2, axis=-1) - p2                                  # P(S2 < c)
-        win1 = (p1 * below2).sum(-1)
-        tie = (p1 * p2).sum(-1)
+        win1 = (p1 * below2).sum(-1) @ we
+        tie = (p1 * p2).sum(-1) @ we
         win2 = 1 - win1 - tie
         gold1 = (sign[items] > 0)[None, :, None]
         correct = np.where(gold1, win1, win2) + tie / 2

@@ -30,7 +30,15 @@ def draw_parameters(n_judges: int, cells: list[tuple[int, str]], n_subsets: int,
     raw = rng.normal(0.0, p.log_k_sd, len(cells))
     log_k = raw - raw.mean() if len(cells) > 1 else np.zeros(1)
     rating_judges = sorted({j for j, m in cells if m == "rating"})
+    # a strategy's move of the mean gap: iid normal projected to sum to zero within each judge
+    # (the model's basis @ z has exactly this distribution)
+    shift = rng.normal(0.0, p.shift_sd, len(cells))
+    judge_of = np.array([j for j, _ in cells])
+    for j in np.unique(judge_of):
+        shift[judge_of == j] -= shift[judge_of == j].mean()
     return {
+        "shift": shift,
+        "omega": np.abs(rng.normal(0.0, p.omega_sd, len(rating_judges))),
         "mu_subset": rng.normal(0.0, p.mu_sd, (n_judges, n_subsets)),
         "sigma_subset": np.abs(rng.normal(0.0, p.sigma_sd, n_subsets)),
         "k": np.exp(log_k),
@@ -64,6 +72,15 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
                    + [(j, s, "rating") for j in rating_judges for s in rating])
     cell_idx = [(judges.index(j), m) for j, _, m in cells]
     p = params or draw_parameters(len(judges), cell_idx, n_subsets, n_categories, rng, priors)
+    # the terms the model will have for this design (snrstat.judges.model.model_terms): a truth
+    # outside the model would make calibration test something else
+    from snrstat.judges.model import SHIFT_MIN_PAIRS
+
+    judge_cells = [j for j, _ in cell_idx]
+    if n_items < SHIFT_MIN_PAIRS or max(judge_cells.count(j) for j in set(judge_cells)) < 2:
+        p = dict(p, shift=np.zeros(len(cells)))
+    if len(rating_judges) * len(rating) < 2:
+        p = dict(p, omega=np.zeros_like(np.asarray(p["omega"], dtype=float)))
     subset = np.arange(n_items) % n_subsets
     gap = p["sigma_subset"][subset] * rng.normal(size=n_items)                # shared by all judges
     label = rng.integers(1, 3, n_items)
@@ -76,7 +93,7 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
     rows = []
     for c, (jname, strategy, mode) in enumerate(cells):
         j = judges.index(jname)
-        v = perceived[j] * sign
+        v = (perceived[j] + p["shift"][c]) * sign
         if mode == "pairwise":
             for swap in (False, True):
                 o = -1.0 if swap else 1.0
@@ -86,8 +103,9 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
                          for i in range(n_items)]
         else:
             cut = p["cutpoints"][rj.index(j)]
-            s1 = _ordinal(rng, p["k"][c] * (level + v / 2), cut)
-            s2 = _ordinal(rng, p["k"][c] * (level - v / 2), cut)
+            offset = p["omega"][rj.index(j)] * rng.normal(size=n_items)     # the call's, shared by both scores
+            s1 = _ordinal(rng, p["k"][c] * (level + offset + v / 2), cut)
+            s2 = _ordinal(rng, p["k"][c] * (level + offset - v / 2), cut)
             for swap in (False, True):
                 rows += [{"subset": f"s{subset[i]}", "item": items[i], "judge": jname, "strategy": strategy,
                           "swap": swap, "label": int(label[i]), "score_1": float(s1[i]), "score_2": float(s2[i])}

@@ -36,7 +36,9 @@ class JudgePriors:
     log_k ~ ZeroSumNormal(log_k_sd)        discrimination per (judge, strategy); mean log k = 0 fixes the scale
     beta ~ Normal(0, beta_sd)              position bias per pairwise (judge, strategy); > 0 favours the answer shown first
     tau ~ HalfNormal(tau_sd)               sd of a judge's own perception of a pair's gap
+    shift ~ ZeroSumNormal(shift_sd)        per (judge, strategy), zero-sum within a judge: the strategy's move of the mean gap
     sigma_level ~ HalfNormal(level_sd)     rating: sd of the pair's common quality level
+    omega ~ HalfNormal(omega_sd)           rating: sd of a call's offset shared by the two answers' scores, per judge
     cutpoints ~ ordered Normal(0, cut_sd)  rating: the judge's thresholds between scores
     """
 
@@ -45,7 +47,9 @@ class JudgePriors:
     log_k_sd: float = 1.0
     beta_sd: float = 1.5
     tau_sd: float = 1.0
+    shift_sd: float = 1.0
     level_sd: float = 1.5
+    omega_sd: float = 1.0
     cut_sd: float = 3.0
 
     def __str__(self) -> str:
