@@ -46,6 +46,8 @@ def test_settings_validate():
         SamplerSettings(target_accept=1.5)
     with pytest.raises(DataError, match="sampler"):
         SamplerSettings(sampler="gibbs")
+    with pytest.raises(DataError, match="mass_matrix"):
+        SamplerSettings(mass_matrix="dense")
     s = SamplerSettings.build({"draws": 10}, chains=2, tune=None)
     assert (s.draws, s.chains, s.tune) == (10, 2, 1000)
     assert SamplerSettings.from_dict(s.to_dict()) == s
@@ -64,6 +66,15 @@ def test_same_seed_same_numbers(toy):
                    key=("toy", 3))
     np.testing.assert_array_equal(again.posterior["mu"].values, toy.idata.posterior["mu"].values)
     assert again.attrs["compile_s"] == 0.0  # from the cache
+
+
+def test_low_rank_mass_matrix_samples_the_same_posterior(toy):
+    settings = SamplerSettings(random_seed=3, draws=300, tune=300, chains=2, mass_matrix="low_rank")
+    low = sample(_model(np.array([0.1, 0.5, 0.9])), settings, key=("toy", 3))
+    assert not np.array_equal(low.posterior["mu"].values, toy.idata.posterior["mu"].values)  # another sampler
+    for v in ("mu", "theta"):
+        a, b = low.posterior[v], toy.idata.posterior[v]
+        assert abs(float(a.mean() - b.mean())) < 4 * float(b.std()) / np.sqrt(100)
 
 
 def test_cached_model_takes_new_data(toy):
