@@ -77,3 +77,49 @@ def test_rating_design_takes_each_score_once():
     assert d.rt_y.size == 2 * 100 and d.pw_y.size == 0
     assert d.categories == [float(c) for c in range(11)] or set(d.categories) <= set(map(float, range(11)))
     assert np.all((d.rt_answer == 1)[:100]) and np.all((d.rt_answer == -1)[100:])
+
+
+def _followup_frame():
+    # judge J, 6 items, first round in both orders under two strategies (A and A_CoT, the same
+    # verdicts), a follow-up round only where the first round's orders disagreed (items 1, 3, 5);
+    # strategy R has genuine repeats on every item
+    rows = []
+    first = {i: (1, 2) if i % 2 else (1, 1) for i in range(6)}
+    for strategy in ("A", "A_CoT"):
+        for i, (w0, w1) in first.items():
+            rows += [{"item": f"q{i}", "judge": "J", "strategy": strategy, "repeat": 0, "swap": s, "winner": w,
+                      "label": 1} for s, w in ((False, w0), (True, w1))]
+            if i % 2:
+                # the follow-up picks the answer shown second (winner in the original numbering)
+                rows += [{"item": f"q{i}", "judge": "J", "strategy": strategy, "repeat": 1, "swap": s,
+                          "winner": 1 if s else 2, "label": 1} for s in (False, True)]
+    for i in range(6):
+        for r in (0, 1):
+            rows += [{"item": f"q{i}", "judge": "J", "strategy": "R", "repeat": r, "swap": s, "winner": 1, "label": 1}
+                     for s in (False, True)]
+    return read_judgments(pd.DataFrame(rows))
+
+
+def test_followup_rounds_become_their_own_strategy():
+    frame = _followup_frame()
+    auto = select_judgments(frame)
+    n = auto.groupby("strategy").size().to_dict()
+    # A's first round once (A_CoT's copy dropped), both follow-ups as strategies, R's repeats kept
+    assert n == {"A": 12, "A+followup": 6, "A_CoT+followup": 6, "R": 24}
+    assert (auto.loc[auto["strategy"].str.endswith("+followup"), "repeat"] == 0).all()
+    counts = judge_counts(auto)
+    assert counts.loc[("J", "A"), "flip_rate"] == pytest.approx(0.5)
+    assert counts.loc[("J", "A+followup"), "flip_rate"] == pytest.approx(1.0)  # always the answer shown second
+    assert len(select_judgments(frame, repeats="all")) == len(frame)
+    assert set(select_judgments(frame, repeats="first")["repeat"]) == {0}
+    with pytest.raises(DataError, match="repeats"):
+        select_judgments(frame, repeats="some")
+
+
+def test_llmbar_swap_followups_split():
+    rows = select_judgments(snrstat.load_dataset("llmbar"), subsets=list(LLMBAR_SUBSETS), strategies=["Swap*"],
+                            judges=["LLaMA2"])
+    c = judge_counts(rows).loc["LLaMA2"]
+    assert list(c.index) == ["Swap", "Swap+followup", "Swap_CoT+followup"]
+    assert c.loc["Swap", "flip_rate"] == pytest.approx(0.41, abs=0.01)       # was 0.60 with the follow-ups mixed in
+    assert c.loc["Swap+followup", "first_rate"] < 0.1

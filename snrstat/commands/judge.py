@@ -3,6 +3,7 @@ scoring answers in isolation or side by side separates systems better."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from snrstat.schema import DataError
 
 
 def add_parser(sub) -> None:
+    from snrstat.judges.spec import REPEATS
+
     parser = sub.add_parser(
         "judge",
         help="LLM-as-judge noise: accuracy, order flips, position bias, judge SNR, rating vs pairwise",
@@ -33,8 +36,12 @@ def add_parser(sub) -> None:
                              "Rating_NoRules, else all")
     parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="judges to use (default all)")
     parser.add_argument("--all", action="store_true", help="every subset and strategy (slow: minutes to an hour)")
-    parser.add_argument("--first-repeat", action="store_true",
-                        help="keep only the first verdict of each (judge, strategy, item, order)")
+    parser.add_argument("--repeats", choices=REPEATS, default="auto",
+                        help="repeated verdicts: auto (default: independent, except follow-up rounds asked only "
+                             "where the two orders disagreed, which become '<strategy>+followup'), all "
+                             "(every repeat independent) or first (repeat 0 only)")
+    parser.add_argument("--first-repeat", action="store_const", const="first", dest="repeats",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--counts-only", action="store_true", help="print the simple counts only (no model fit)")
     parser.add_argument("--plan", default=None, metavar="JUDGE|STRATEGY",
                         help="cell for the planning table (default: the pairwise cell with the highest SNR)")
@@ -71,7 +78,7 @@ def selection(args) -> dict:
     llmbar = args.data == "llmbar" and not args.all
     return {"subsets": args.subsets or (list(LLMBAR_SUBSETS) if llmbar else None),
             "strategies": args.strategies or (list(DEFAULT_STRATEGIES) if llmbar else None),
-            "judges": args.judges, "repeats": "first" if args.first_repeat else "all"}
+            "judges": args.judges, "repeats": args.repeats}
 
 
 def run(args) -> int:

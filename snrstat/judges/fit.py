@@ -289,13 +289,15 @@ def _points(rows: pd.DataFrame, design: JudgeDesign) -> dict:
     return point
 
 
-def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None, repeats: str = "all",
+def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None, repeats: str = "auto",
                priors: JudgePriors | None = None, settings: SamplerSettings | dict | None = None,
                nodes: int = NODES, level: float = 0.9, categories=None, **sampler) -> JudgeFit:
     """Fit the judge model to a judgment frame (:func:`snrstat.read_judgments`).
 
     ``subsets``, ``strategies``, ``judges`` select records (None = all; an entry ending in '/'
-    or '*' is a prefix), ``repeats='first'`` keeps the first verdict of each cell. ``settings``
+    or '*' is a prefix); ``repeats`` reads repeated verdicts as independent ("all"), keeps the
+    first ("first"), or ("auto", default) makes follow-up rounds their own strategy
+    (:func:`snrstat.judges.spec.select_judgments`). ``settings``
     or keyword overrides (``random_seed``, ``draws``, ``tune``, ``chains``, ...) set the sampler
     (:class:`snrstat.inference.SamplerSettings`). ``nodes``: Gauss-Hermite points for the
     judges' perception errors; ``categories``: the rating scale (default: the scores seen).

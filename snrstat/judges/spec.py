@@ -127,13 +127,33 @@ def _match(values: pd.Series, wanted, column: str) -> pd.Series:
     return keep
 
 
+#: How repeated verdicts of one (judge, strategy, item, order) are read; see :func:`select_judgments`.
+REPEATS = ("auto", "all", "first")
+#: Suffix of the strategy name given to follow-up rounds (``repeats="auto"``).
+FOLLOWUP = "+followup"
+#: Agreement of two follow-up strategies' first rounds above which they are one first round.
+SHARED_FIRST_ROUND = 0.9
+
+
 def select_judgments(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None,
-                     repeats: str = "all") -> pd.DataFrame:
-    """Rows of the chosen subsets, strategies and judges (None = all). ``repeats='first'`` keeps
-    repeat 0 only (LLMBar's Swap strategies add a second, synthesised verdict where the two
-    orders disagreed: it is not an independent repeat)."""
-    if repeats not in ("all", "first"):
-        raise DataError(f"repeats must be 'all' or 'first', got {repeats!r}")
+                     repeats: str = "auto") -> pd.DataFrame:
+    """Rows of the chosen subsets, strategies and judges (None = all; an entry ending in '/' or
+    '*' is a prefix).
+
+    ``repeats``: ``"all"`` reads every repeat as another independent verdict of the same
+    strategy; ``"first"`` keeps repeat 0 only; ``"auto"`` (default) does as ``"all"`` except for
+    follow-up rounds: later repeats asked only on pairs whose first-round verdicts disagreed
+    between the two orders (LLMBar's Swap strategies re-ask those with a synthesising prompt,
+    which picks the answer shown second 6-94% of the time). Such a round is another question on
+    a selected set of pairs, not a repeat: its rows become the strategy ``<strategy>+followup``.
+    Two such strategies of one judge whose first rounds agree on at least
+    :data:`SHARED_FIRST_ROUND` of their verdicts (LLMBar's Swap and Swap_CoT: 95-100%, against
+    82-88% between different prompts) asked one first round and differ only in the follow-up;
+    the first round is kept once, under the first strategy's name (counting it twice would
+    read one verdict as two independent ones).
+    """
+    if repeats not in REPEATS:
+        raise DataError(f"repeats must be one of {REPEATS}, got {repeats!r}")
     keep = (_match(judgments["subset"], subsets, "subset") & _match(judgments["strategy"], strategies, "strategy")
             & _match(judgments["judge"], judges, "judge"))
     if repeats == "first":
@@ -142,11 +162,76 @@ def select_judgments(judgments: pd.DataFrame, *, subsets=None, strategies=None, 
     if len(out) == 0:
         raise DataError("no judgments left after the selection "
                         f"(subsets={subsets}, strategies={strategies}, judges={judges})")
+    if repeats == "auto":
+        out = _label_followups(out)
+    return out
+
+
+def followup_cells(judgments: pd.DataFrame) -> list[tuple[str, str]]:
+    """(judge, strategy) pairwise cells whose later repeats exist only on pairs whose repeat-0
+    verdicts differ between the orders (or are missing in one)."""
+    pw = judgments[(judgments["mode"] == "pairwise")]
+    later = pw[pw["repeat"] > 0]
+    if later.empty:
+        return []
+    first = pw[pw["repeat"] == 0].pivot_table(index=["judge", "strategy", "subset", "item"], columns="swap",
+                                              values="winner", aggfunc="first", observed=True)
+    if False not in first.columns or True not in first.columns:
+        return []
+    agreed = first[False].notna() & first[True].notna() & (first[False] == first[True])
+    agreed_keys = set(agreed.index[agreed.to_numpy()])
+    out = []
+    for (judge, strategy), rows in later.groupby(["judge", "strategy"], observed=True, sort=True):
+        keys = set(zip(rows["judge"], rows["strategy"], rows["subset"], rows["item"]))
+        judged_first = {k for k in first.index if k[0] == judge and k[1] == strategy}
+        if keys and not (keys & agreed_keys) and len(keys) < len(judged_first):
+            out.append((judge, strategy))
+    return out
+
+
+def shared_first_rounds(judgments: pd.DataFrame, cells: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(judge, kept strategy, duplicate strategy) among follow-up ``cells`` whose repeat-0
+    verdicts agree on at least :data:`SHARED_FIRST_ROUND` of the (item, order) rows they share."""
+    out = []
+    first = judgments[(judgments["repeat"] == 0) & (judgments["mode"] == "pairwise")]
+    for judge in sorted({j for j, _ in cells}):
+        names = sorted(s for j, s in cells if j == judge)
+        wide = first[(first["judge"] == judge) & first["strategy"].isin(names)].pivot_table(
+            index=["subset", "item", "swap"], columns="strategy", values="winner", aggfunc="first", observed=True)
+        duplicate_of = {}
+        for i, a in enumerate(names):
+            if a in duplicate_of:
+                continue
+            for b in names[i + 1:]:
+                if b in duplicate_of or a not in wide or b not in wide:
+                    continue
+                both = wide[[a, b]].dropna()
+                if len(both) and (both[a] == both[b]).mean() >= SHARED_FIRST_ROUND:
+                    duplicate_of[b] = a
+                    out.append((judge, a, b))
+    return out
+
+
+def _label_followups(frame: pd.DataFrame) -> pd.DataFrame:
+    cells = followup_cells(frame)
+    if not cells:
+        return frame
+    drop = pd.Series(False, index=frame.index)
+    for judge, _, dup in shared_first_rounds(frame, cells):
+        drop |= (frame["judge"] == judge) & (frame["strategy"] == dup) & (frame["repeat"] == 0)
+    frame = frame[~drop.to_numpy()]
+    is_follow = pd.Series(False, index=frame.index)
+    for judge, strategy in cells:
+        is_follow |= (frame["judge"] == judge) & (frame["strategy"] == strategy) & (frame["repeat"] > 0)
+    out = frame.copy()
+    strategy = out["strategy"].astype(str)
+    out["strategy"] = strategy.where(~is_follow, strategy + FOLLOWUP)
+    out.loc[is_follow, "repeat"] = out.loc[is_follow, "repeat"] - 1
     return out
 
 
 def judge_design(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None,
-                 repeats: str = "all", categories=None) -> JudgeDesign:
+                 repeats: str = "auto", categories=None) -> JudgeDesign:
     """Arrays of the judge model for the selected judgments (see :func:`select_judgments`).
 
     Pairwise rows without a verdict are dropped (counted in ``notes``). Rated answers are taken
