@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from snrstat.decision._draws import interval
-from snrstat.decision.two_scales import two_scale_posterior
+from snrstat.decision.two_scales import cluster_check, two_scale_posterior
 from snrstat.decision.single_scale import normal_means_posterior
 from snrstat.decision.accuracy import posterior_decision_accuracy
 
@@ -135,6 +135,8 @@ def decision_coverage(
             "sim": sim, "true_da": truth, "median": med, "lo": lo, "hi": hi,
             "covered": lo <= truth <= hi, "pit": pit, "pit_covered": tail <= pit <= 1 - tail,
             "model_mean_covered": float(np.mean((mlo <= theta_s) & (theta_s <= mhi))),
+            # the clustering check where the bivariate normal is true: its false-alarm rate
+            "cluster_p": cluster_check(joint, seed=salt).get("p", np.nan) if model == "joint" and fit is None else np.nan,
         }
         if "snr" in post_s and runs == 1:
             true_snr = (theta_s.max() - theta_s.min()) / sigma_ckpt
@@ -279,20 +281,3 @@ def clustered_coverage(n_sims: int = 60, *, level: float = 0.9, seed: int = 13, 
     return Coverage(rows=rows, summary=summary)
 
 
-def cluster_check(joint, n_draws: int = 400, seed: int = 0) -> dict:
-    """Posterior predictive check of the two-scale fit's bivariate-normal model of the means:
-    are the target-scale observed model means more clustered (largest gaps holding more of
-    the range) than new models drawn from the fitted normal, plus each mean's error?"""
-    from snrstat.variance.checks import cluster_pvalue
-
-    post = joint.posterior
-    rng = np.random.default_rng(seed)
-    w = joint.windows["target"]
-    obs = w.groupby("unit", sort=True)["value"].mean().reindex([str(m) for m in post["model"].values]).to_numpy()
-    mm = post["model_mean_target"].values.reshape(-1, len(obs))
-    sd = post["sigma_model"].sel(scale="target").values.ravel()
-    idx = rng.choice(len(sd), size=min(n_draws, len(sd)), replace=False)
-    se = mm.std(0)
-    rep = mm[idx].mean(1, keepdims=True) + sd[idx, None] * rng.standard_normal((len(idx), len(obs)))
-    rep = rep + se * rng.standard_normal(rep.shape)
-    return cluster_pvalue(obs, rep)

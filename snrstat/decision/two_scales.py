@@ -386,8 +386,56 @@ def two_scale_posterior(window_small: pd.DataFrame, window_target: pd.DataFrame,
             notes.append(f"{name} scale: one run per model: seed noise is not identifiable and is part of each model's mean")
     config = {"chains": chains, "walkers": walkers, "warmup": warmup, "steps": steps, "thin": thin,
               "random_seed": int(seed)}
-    return TwoScaleFit(posterior, {"small": window_small, "target": window_target},
-                       {name: s.has_run for s, name in zip(scales, SCALES)}, notes, _health(ens, model.names), config)
+    fit = TwoScaleFit(posterior, {"small": window_small, "target": window_target},
+                      {name: s.has_run for s, name in zip(scales, SCALES)}, notes, _health(ens, model.names), config)
+    check = cluster_check(fit, seed=seed)
+    if check and check["p"] < CLUSTER_ALPHA:
+        fit.diagnostics.checks.append(
+            f"the models' means form tighter groups than the model's bivariate normal allows (best split into "
+            f"{check['k']} groups explains {check['r2']:.2f} of the spread at the target scale; posterior "
+            f"predictive p = {check['p']:.3f}): orderings inside a group are closer to coin flips than the "
+            f"fitted correlation rho says, so decision accuracy may be overstated; compare with the paper's "
+            f"point estimate")
+    return fit
+
+
+#: Posterior predictive p below which the clustering check speaks.
+CLUSTER_ALPHA = 0.05
+
+
+def cluster_check(fit: TwoScaleFit, n_draws: int = 400, seed: int = 0) -> dict:
+    """Posterior predictive check of the bivariate normal model of the means (issue 13's
+    clustered models): are the observed model means, at both scales, better split into k tight
+    groups (k = 2 .. models/3) than sets of new models drawn from the fitted bivariate normal,
+    each with its mean's estimation error? Statistic: the share of the spread explained by the
+    best split (:func:`snrstat.variance.checks.partition_r2`), summed over the two scales;
+    several k at once through :func:`snrstat.variance.checks.min_p`. ``{}`` below 6 models."""
+    from snrstat.variance.checks import min_p, partition_r2
+
+    post = fit.posterior
+    models = [str(m) for m in post["model"].values]
+    ks = tuple(range(2, len(models) // 3 + 1))
+    if not ks:
+        return {}
+    rng = np.random.default_rng(seed)
+    rho = post["rho"].values.ravel()
+    idx = rng.choice(rho.size, size=min(n_draws, rho.size), replace=False)
+    z_t = rng.standard_normal((idx.size, len(models)))
+    z_s = rho[idx, None] * z_t + np.sqrt(1 - rho[idx, None] ** 2) * rng.standard_normal(z_t.shape)
+    obs_stat, rep_stat = 0.0, 0.0
+    for scale, z in (("small", z_s), ("target", z_t)):
+        obs = fit.windows[scale].groupby("unit", sort=True)["value"].mean().reindex(models).to_numpy()
+        mm = post[f"model_mean_{scale}"].values.reshape(-1, len(models))
+        sd = post["sigma_model"].sel(scale=scale).values.ravel()
+        rep = (mm[idx].mean(1, keepdims=True) + sd[idx, None] * z
+               + mm.std(0) * rng.standard_normal(z.shape))       # plus each model mean's own error
+        obs_stat = obs_stat + partition_r2(obs, ks)
+        rep_stat = rep_stat + partition_r2(rep, ks)
+        if scale == "target":
+            target_r2 = partition_r2(obs, ks)
+    best = int(np.argmax(obs_stat - np.median(rep_stat, axis=0)))
+    return {"p": min_p(obs_stat, rep_stat), "k": ks[best], "r2": float(target_r2[best]),
+            "r2_by_k": {k: float(v) for k, v in zip(ks, target_r2)}}
 
 
 def _health(ens: np.ndarray, names: list[str]) -> Diagnostics:

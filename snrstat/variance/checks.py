@@ -214,6 +214,46 @@ def cluster_stat(means: np.ndarray) -> np.ndarray:
     return np.stack([one, two], -1)
 
 
+def partition_r2(means: np.ndarray, ks=(2, 3, 4)) -> np.ndarray:
+    """Share of the spread of the model means (last axis) explained by their best split into k
+    groups, for each k in ``ks``: ``(..., len(ks))``. Exact 1-D k-means (the best groups of
+    sorted values are contiguous), by dynamic programming over the sorted means (Wang and Song
+    2011). Near 1 when the models form k tight clusters; well below for normal means."""
+    m = np.sort(np.asarray(means, dtype=float), axis=-1)
+    lead, n = m.shape[:-1], m.shape[-1]
+    m = m.reshape(-1, n)
+    s1 = np.concatenate([np.zeros((len(m), 1)), np.cumsum(m, -1)], -1)
+    s2 = np.concatenate([np.zeros((len(m), 1)), np.cumsum(m**2, -1)], -1)
+    a, b = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    size = np.where(b > a, b - a, 1)
+    # within-group sum of squares of the sorted values a..b-1, (rows, n+1, n+1); inf where a >= b
+    cost = (s2[:, None, :] - s2[:, :, None]) - (s1[:, None, :] - s1[:, :, None]) ** 2 / size
+    cost = np.where(b > a, np.maximum(cost, 0.0), np.inf)
+    total = cost[:, 0, n]
+    best = cost[:, 0, :]                                   # one group over the first b values
+    out = {}
+    for k in range(2, max(ks) + 1):
+        best = np.min(best[:, :, None] + cost, axis=1)
+        if k in ks:
+            out[k] = best[:, n]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.stack([1 - out[k] / total if k < n else np.ones(len(m)) for k in ks], -1)
+    return r2.reshape(lead + (len(ks),))
+
+
+def min_p(observed: np.ndarray, replicated: np.ndarray) -> float:
+    """Upper-tail p-value of several statistics at once, without a Bonferroni penalty: the
+    smallest per-statistic p of the observed set, referred to the same quantity of each
+    replicated set among the others (Westfall and Young 1993). ``observed (K,)``, ``replicated (R, K)``."""
+    rep = np.asarray(replicated, dtype=float)
+    n = len(rep) + 1
+    # the observed set counted as one of n exchangeable sets, so that p is uniform under the model
+    p_obs = ((rep >= np.asarray(observed)[None, :]).sum(0) + 1).min() / n
+    p_rep = np.stack([(rep[None, :, j] >= rep[:, None, j]).sum(1) for j in range(rep.shape[1])], 1).min(1) / n
+    # mid-rank for ties (min-p values are discrete): neither anti- nor over-conservative on average
+    return float(((p_rep < p_obs).sum() + ((p_rep == p_obs).sum() + 1) / 2) / n)
+
+
 def cluster_pvalue(observed: np.ndarray, replicated: np.ndarray) -> dict:
     """One-sided p-values of :func:`cluster_stat` (observed model means vs replicated sets,
     ``(draws, models)``), the smaller doubled (two statistics)."""
