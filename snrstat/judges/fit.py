@@ -364,8 +364,8 @@ def count_checks(fit: JudgeFit, pairs_per_cell: np.ndarray) -> list[str]:
             bad.sort(reverse=True)
             worst = ", ".join(f"{cell} (count {count:.3f}, model {m:.3f})" for _, cell, count, m in bad[:3])
             found.append(f"the raw {q} of {len(bad)} of {len(fit.cells)} judge|strategy cells lies outside the model's "
-                         f"99% predictive range: {worst}; the model does not capture how these cells differ (a "
-                         "strategy that changes what the judge perceives, e.g. one given a reference answer, would "
-                         "need its own mean gap; one that already combines both orders, like LLMBar's Swap strategies, "
-                         "is not one verdict per order): fit fewer strategies together or read their counts")
+                         f"99% predictive range: {worst}; the model does not capture how these cells differ (for "
+                         "isolated ratings, scores that tie more often than a judge-wide scale with a per-call offset "
+                         "allows; for pairwise cells, a strategy whose verdicts are not one independent verdict per "
+                         "order): read these cells by their counts, or fit fewer strategies together")
     return found
