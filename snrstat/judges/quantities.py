@@ -95,7 +95,7 @@ def rating_cell(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray
     """accuracy, flip, first, snr (each (S,)) of rating cell ``c`` (isolated scores) on ``items``."""
     t, logw = hermite_nodes(nodes)
     w = np.exp(logw)
-    te, logwe = hermite_nodes(call_nodes)
+    te, logwe = hermite_nodes(call_nodes if draws.omega is not None else 1)  # no offset: one node is exact
     we = np.exp(logwe)
     n = draws.gap.shape[0]
     out = {key: np.empty(n) for key in ("accuracy", "flip", "first", "snr")}
