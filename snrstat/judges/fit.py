@@ -306,7 +306,7 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     level = check_level(level)
     priors = priors or JudgePriors()
     rows = select_judgments(judgments, subsets=subsets, strategies=strategies, judges=judges, repeats=repeats)
-    design = judge_design(rows, categories=categories)
+    design = judge_design(rows, repeats="all", categories=categories)  # rows are selected already
     design.selection.update({"subsets": None if subsets is None else list(np.atleast_1d(subsets)),
                              "strategies": None if strategies is None else list(np.atleast_1d(strategies)),
                              "judges": None if judges is None else list(np.atleast_1d(judges)), "repeats": repeats})

@@ -170,21 +170,20 @@ def select_judgments(judgments: pd.DataFrame, *, subsets=None, strategies=None, 
 def followup_cells(judgments: pd.DataFrame) -> list[tuple[str, str]]:
     """(judge, strategy) pairwise cells whose later repeats exist only on pairs whose repeat-0
     verdicts differ between the orders (or are missing in one)."""
+    from snrstat.judges.counts import _pivot_orders
+
     pw = judgments[(judgments["mode"] == "pairwise")]
     later = pw[pw["repeat"] > 0]
     if later.empty:
         return []
-    first = pw[pw["repeat"] == 0].pivot_table(index=["judge", "strategy", "subset", "item"], columns="swap",
-                                              values="winner", aggfunc="first", observed=True)
-    if False not in first.columns or True not in first.columns:
-        return []
-    agreed = first[False].notna() & first[True].notna() & (first[False] == first[True])
-    agreed_keys = set(agreed.index[agreed.to_numpy()])
+    orders = _pivot_orders(pw[pw["repeat"] == 0], ["judge", "strategy"]).droplevel("repeat")
+    agreed_keys = set(orders.index[(orders["flip"] == 0).to_numpy()])
+    judged_first = (pw.loc[pw["repeat"] == 0, ["judge", "strategy", "subset", "item"]].drop_duplicates()
+                    .groupby(["judge", "strategy"], observed=True).size())
     out = []
     for (judge, strategy), rows in later.groupby(["judge", "strategy"], observed=True, sort=True):
         keys = set(zip(rows["judge"], rows["strategy"], rows["subset"], rows["item"]))
-        judged_first = {k for k in first.index if k[0] == judge and k[1] == strategy}
-        if keys and not (keys & agreed_keys) and len(keys) < len(judged_first):
+        if keys and not (keys & agreed_keys) and len(keys) < judged_first.get((judge, strategy), 0):
             out.append((judge, strategy))
     return out
 
