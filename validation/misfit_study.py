@@ -68,6 +68,7 @@ def main(argv=None) -> None:
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--no-refine", action="store_true", help="fit the default likelihood only and record the checks")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--backend", default="auto", help="nutpie backend: auto (JAX) or numba")
     ap.add_argument("--report", action="store_true",
                     help="only collect the saved CSVs of every part into validation/results/variance_misfit.md")
     args = ap.parse_args(argv)
@@ -76,14 +77,17 @@ def main(argv=None) -> None:
         return report()
     t0 = time.perf_counter()
     tag = args.tag or ("default likelihood, checks only" if args.no_refine else "defaults with checks")
-    cov, chk = run_outside(tuple(args.parts), args.n, draws=args.draws, tune=args.tune, chains=args.chains,
-                           refine=not args.no_refine)
     stem = "misfit_" + "_".join(args.parts) + ("_norefine" if args.no_refine else "")
+    cov, chk = run_outside(tuple(args.parts), args.n, draws=args.draws, tune=args.tune, chains=args.chains,
+                           refine=not args.no_refine, backend=args.backend, partial=RESULTS / f"partial_{stem}")
     cov.to_csv(RESULTS / f"{stem}_coverage.csv", index=False)
     chk.to_csv(RESULTS / f"{stem}_checks.csv", index=False)
+    for kind in ("coverage", "checks"):
+        (RESULTS / f"partial_{stem}_{kind}.csv").unlink(missing_ok=True)
     secs = time.perf_counter() - t0
     header = (f"`nice -n 10 python validation/misfit_study.py --parts {' '.join(args.parts)} --n {args.n} --draws "
-              f"{args.draws} --tune {args.tune} --chains {args.chains}{' --no-refine' if args.no_refine else ''}` "
+              f"{args.draws} --tune {args.tune} --chains {args.chains}{' --no-refine' if args.no_refine else ''}"
+              f"{' --backend ' + args.backend if args.backend != 'auto' else ''}` "
               f"({secs:.0f} s on 2 shared cores)")
     (RESULTS / f"{stem}.txt").write_text(header)
     print(markdown({tag: (cov, chk)}, header))

@@ -39,6 +39,8 @@ def table(fits: dict, dataset: str) -> pd.DataFrame:
             "max_rhat": float(t["r_hat"].max()), "min_ess_bulk": float(t["ess_bulk"].min()),
             "min_ess_tail": float(t["ess_tail"].min()), "divergences": d.divergences,
             "target_accept": fit.settings["target_accept"], "ok": d.ok,
+            # what the misfit checks found (issue 13): the flag names, e.g. "tails", "sigma_seed"
+            "checks": ", ".join(sorted({c.split(":", 1)[0] for c in (d.checks or [])})) or "-",
         })
     return pd.DataFrame(rows)
 
@@ -51,7 +53,10 @@ def markdown(tab: pd.DataFrame, notes: dict, seconds: dict) -> str:
            "finite-population SNR (range of the model means / sd of one checkpoint score around its run's "
            "mean); `point` = the paper's estimate on the same records (per-run noise, ddof=0). Diagnostics "
            "over every hyperparameter and derived quantity of the fit; ok = R-hat <= 1.01, bulk and tail "
-           "ESS >= 400, no divergences, E-BFMI > 0.3.", ""]
+           "ESS >= 400, no divergences, E-BFMI > 0.3. 'checks flag': what the misfit checks of "
+           "`snrstat.variance.checks` found (`tails`: heavier-tailed checkpoint residuals than the likelihood "
+           "predicts; `dispersion`: counts not binomial; `clusters`: clustered model means; a component name: "
+           "its prior and posterior overlap, the data barely inform it), `-` when nothing.", ""]
     for ds, sub in tab.groupby("dataset", sort=False):
         out += [f"## {ds} ({len(sub)} fits, {seconds[ds]:.0f} s, diagnostics ok in {int(sub['ok'].sum())}/"
                 f"{len(sub)}; max R-hat {sub['max_rhat'].max():.3f}, min bulk ESS {sub['min_ess_bulk'].min():.0f}, "
@@ -61,12 +66,13 @@ def markdown(tab: pd.DataFrame, notes: dict, seconds: dict) -> str:
                 f"{len(sub)} fits; the posterior median is below the point estimate in "
                 f"{int((sub['snr'] < sub['snr_point']).sum())}.", ""]
         out += ["| size | task | metric | likelihood | components | snr [90%] | point | R-hat | ESS bulk | "
-                "ESS tail | div | target_accept | ok |", "|" + "---|" * 13]
+                "ESS tail | div | target_accept | ok | checks flag |", "|" + "---|" * 14]
         for _, r in sub.iterrows():
             out.append(f"| {r['size']} | {r['task']} | {r['metric']} | {r['likelihood']} | {r['components']} | "
                        f"{r['snr']:.2f} [{r['snr_lo']:.2f}, {r['snr_hi']:.2f}] | {r['snr_point']:.2f} | "
                        f"{r['max_rhat']:.3f} | {r['min_ess_bulk']:.0f} | {r['min_ess_tail']:.0f} | "
-                       f"{int(r['divergences'])} | {r['target_accept']} | {'ok' if r['ok'] else 'FAIL'} |")
+                       f"{int(r['divergences'])} | {r['target_accept']} | {'ok' if r['ok'] else 'FAIL'} | "
+                       f"{r['checks']} |")
         out += ["", "What the fits report (warnings, with the number of fits):", ""]
         out += [f"- {n}" for n in notes[ds]] + [""]
     return "\n".join(out)

@@ -4,10 +4,13 @@
                                                               # validation/results/judges_sbc.{md,csv}
     python validation/sbc_judges.py --n 10 --draws 300 --md - # a quick look
     python validation/sbc_judges.py --resume                  # go on from a stopped run's .partial.csv
+    nice -n 10 python validation/sbc_judges.py --design terms # the optional terms on: judges_sbc_terms.*
 
-Each data set: 3 judges with known discrimination, position bias and perception noise drawn
-from the model's priors, 40 pairs in 2 subsets, every judge judging pairwise in both orders and
-the first also rating each answer alone on a 5-point scale (see snrstat.judges.calibration).
+Each data set ("basic"): 3 judges with known discrimination, position bias and perception noise
+drawn from the model's priors, 40 pairs in 2 subsets, every judge judging pairwise in both orders
+and the first also rating each answer alone on a 5-point scale (see snrstat.judges.calibration).
+"terms": 60 pairs, two pairwise strategies per judge and two rating strategies for the first, so
+the fit has the per-strategy shift and the rating-call offset (and the truth has them too).
 Same ``--seed``, same data sets and same fits.
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from snrstat.judges.calibration import DESIGN, coverage_table, rank_uniformity, run_sbc
+from snrstat.judges.calibration import DESIGNS, coverage_table, rank_uniformity, run_sbc
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,7 +36,7 @@ def markdown(res: pd.DataFrame, args, seconds: float) -> str:
     lines = [
         "# Simulation-based calibration of the judge model",
         "",
-        f"{res['dataset'].nunique()} simulated data sets (design {DESIGN}), each fitted with "
+        f"{res['dataset'].nunique()} simulated data sets (design {args.design!r}: {DESIGNS[args.design]}), each fitted with "
         f"{args.chains} chains x {args.draws} draws ({args.tune} tuning), seed {args.seed}; "
         f"{fits['seconds'].sum() / 60:.0f} minutes of fitting. Truths drawn from the model's priors.",
         "",
@@ -63,13 +66,20 @@ def main(argv=None) -> int:
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "judges_sbc.csv", help="per-quantity results (CSV)")
-    parser.add_argument("--md", default=str(RESULTS / "judges_sbc.md"), help="markdown summary ('-' = stdout)")
+    parser.add_argument("--design", choices=sorted(DESIGNS), default="basic",
+                        help="basic: 40 pairs, one strategy per judge; terms: 60 pairs, two pairwise and two "
+                             "rating strategies (the strategy shift and rating-call offsets on)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="per-quantity results (CSV; default validation/results/judges_sbc[_DESIGN].csv)")
+    parser.add_argument("--md", default=None, help="markdown summary ('-' = stdout; default next to --out)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the data sets already in the .partial.csv of a stopped run and fit the rest")
     parser.add_argument("--summarise", action="store_true",
                         help="only summarise the results already in --out (e.g. a .partial.csv of a stopped run)")
     args = parser.parse_args(argv)
+    stem = "judges_sbc" + ("" if args.design == "basic" else f"_{args.design}")
+    args.out = args.out or RESULTS / f"{stem}.csv"
+    args.md = args.md or str(RESULTS / f"{stem}.md")
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
 
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
                   f"divergences {fit.diagnostics.divergences}", file=sys.stderr, flush=True)
 
         res = run_sbc(args.n, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
-                      progress=progress, skip=skip)
+                      design=DESIGNS[args.design], progress=progress, skip=skip)
         if done is not None:
             res = pd.concat([done, res], ignore_index=True).sort_values(["dataset", "quantity"], kind="stable")
         res.to_csv(args.out, index=False)

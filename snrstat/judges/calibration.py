@@ -24,6 +24,13 @@ from snrstat.judges import quantities as Q
 #: One design: 3 judges judging pairwise in both orders, the first also rating in isolation.
 DESIGN = {"n_items": 40, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla",), "rating": ("Rating",),
           "n_subsets": 2, "n_categories": 5}
+#: The designs of the calibration study by name. ``"terms"`` turns on the optional terms of
+#: :func:`snrstat.judges.model.model_terms`: 60 pairs (at least SHIFT_MIN_PAIRS per cell) and
+#: two strategies per judge bring in the strategy shift; two rating strategies rate every pair in
+#: two calls, which brings in the rating-call offset.
+DESIGNS = {"basic": DESIGN,
+           "terms": {"n_items": 60, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla", "CoT"),
+                     "rating": ("Rating", "Rating_Reference"), "n_subsets": 2, "n_categories": 5}}
 
 
 def _truth_draws(truth: dict, design) -> Q.Draws:

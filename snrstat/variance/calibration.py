@@ -238,7 +238,8 @@ def simulate_outside(kind: str, rng: np.random.Generator, layout: dict | None = 
 
 def run_outside(kinds=("unbalanced", "student_t", "ceiling", "continuous"), n_per_design: int = 60, *,
                 draws: int = 500, tune: int = 500, chains: int = 4, seed: int = 2613, layouts: int = 6,
-                refine: bool = True, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                refine: bool = True, progress: bool = True, backend: str = "auto",
+                partial=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The variance half of the misfit study: fit every data set with the defaults
     (``likelihood="auto"``, ``seed_design="auto"``, checks on) and record coverage and checks.
 
@@ -247,7 +248,10 @@ def run_outside(kinds=("unbalanced", "student_t", "ceiling", "continuous"), n_pe
     the first fit's tail p-value and flags, diagnostics and seconds. Data sets of an
     unbalanced design share ``layouts`` layouts (so fits reuse compiled graphs). With
     ``refine=False`` the default likelihood is fitted and checked but never replaced (how
-    often the checks flag it, and what its intervals would be).
+    often the checks flag it, and what its intervals would be). ``backend``: nutpie's
+    (``"numba"`` suits long batches). ``partial``: a path prefix; the rows so far are written to
+    ``<partial>_coverage.csv`` / ``<partial>_checks.csv`` after every fit, so a stopped run keeps
+    what it measured.
     """
     from snrstat.variance.checks import check_fit
     from snrstat.schema import validate
@@ -266,7 +270,7 @@ def run_outside(kinds=("unbalanced", "student_t", "ceiling", "continuous"), n_pe
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fit = fit_variance(frame, draws=draws, tune=tune, chains=chains, random_seed=int(rng.integers(2**31)),
-                                   progress=False, checks=refine)
+                                   progress=False, checks=refine, backend=backend)
                 if not refine:
                     fit.spec["checks"] = check_fit(fit)
             secs = time.perf_counter() - t0
@@ -288,6 +292,9 @@ def run_outside(kinds=("unbalanced", "student_t", "ceiling", "continuous"), n_pe
                         "dispersion_flag": any(f.startswith("dispersion:") for f in checks.get("flags", [])),
                         "overlap_flags": sum("overlap" in f for f in checks.get("flags", [])),
                         "ok": fit.diagnostics.ok, "seconds": secs})
+            if partial is not None:
+                pd.DataFrame(cov).to_csv(f"{partial}_coverage.csv", index=False)
+                pd.DataFrame(chk).to_csv(f"{partial}_checks.csv", index=False)
             if progress:
                 print(f"  {kind} #{i + 1}/{n_per_design}: {secs:.1f} s, {fit.spec['likelihood']}, "
                       f"diagnostics {'ok' if fit.diagnostics.ok else 'FAILED'}", flush=True)
