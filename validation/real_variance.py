@@ -40,7 +40,8 @@ def table(fits: dict, dataset: str) -> pd.DataFrame:
             "min_ess_tail": float(t["ess_tail"].min()), "divergences": d.divergences,
             "target_accept": fit.settings["target_accept"], "ok": d.ok,
             # what the misfit checks found (issue 13): the flag names, e.g. "tails", "sigma_seed"
-            "checks": ", ".join(sorted({c.split(":", 1)[0] for c in (d.checks or [])})) or "-",
+            "checks": ", ".join(sorted({c.split(":", 1)[0] for c in (fit.spec.get("checks") or {}).get("flags", [])}))
+                      or "-",
         })
     return pd.DataFrame(rows)
 
