@@ -22,23 +22,18 @@ def test_reduced_sbc_covers():
 def test_terms_design_turns_on_the_optional_terms():
     """The "terms" calibration design must exercise the strategy shift and the rating-call offset:
     the fit's design has both, and the truths the coverage is judged against include them."""
-    from snrstat.judges.calibration import DESIGNS, true_values
+    from snrstat.judges.calibration import DESIGNS, simulate_design, true_values
     from snrstat.judges.model import model_terms
-    from snrstat.judges.simulate import simulate_judgments
     from snrstat.judges.spec import judge_design
 
-    d = DESIGNS["terms"]
-    frame, truth = simulate_judgments(d["n_items"], judges=d["judges"], pairwise=d["pairwise"], rating=d["rating"],
-                                      n_subsets=d["n_subsets"], n_categories=d["n_categories"], random_seed=3)
-    design = judge_design(frame, categories=range(d["n_categories"]))
+    frame, truth = simulate_design(DESIGNS["terms"], 3)
+    design = judge_design(frame, categories=range(DESIGNS["terms"]["n_categories"]))
     assert model_terms(design) == {"shift": True, "call_offsets": True}
     truths = true_values(truth, design)
     assert sum(k.startswith("shift[") for k in truths) == len(design.cells)
     assert "omega[J1]" in truths and truths["omega[J1]"] > 0
     # the basic design has neither term, in the fit or in the truth
-    b = DESIGNS["basic"]
-    frame, truth = simulate_judgments(b["n_items"], judges=b["judges"], pairwise=b["pairwise"], rating=b["rating"],
-                                      n_subsets=b["n_subsets"], n_categories=b["n_categories"], random_seed=3)
-    design = judge_design(frame, categories=range(b["n_categories"]))
+    frame, truth = simulate_design(DESIGNS["basic"], 3)
+    design = judge_design(frame, categories=range(DESIGNS["basic"]["n_categories"]))
     assert model_terms(design) == {"shift": False, "call_offsets": False}
     assert np.all(truth["shift"] == 0) and np.all(truth["omega"] == 0)

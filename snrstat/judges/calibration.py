@@ -33,6 +33,15 @@ DESIGNS = {"basic": DESIGN,
                      "rating": ("Rating", "Rating_Reference"), "n_subsets": 2, "n_categories": 5}}
 
 
+def simulate_design(design: dict, seed: int):
+    """One data set of a calibration design (a dict like :data:`DESIGN`): ``(frame, truth)``."""
+    from snrstat.judges.simulate import simulate_judgments
+
+    return simulate_judgments(design["n_items"], judges=design["judges"], pairwise=design["pairwise"],
+                              rating=design["rating"], n_subsets=design["n_subsets"],
+                              n_categories=design["n_categories"], random_seed=seed)
+
+
 def _truth_draws(truth: dict, design) -> Q.Draws:
     order = [truth["items"].index(it) for it in design.items]
     cells = [truth["cells"].index(c) for c in design.cells]
@@ -109,7 +118,6 @@ def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains:
     ``random_seed * 100003 + d`` alone, so data sets in ``skip`` (done by an earlier, stopped run)
     can be left out and the rest are the same as in an uninterrupted run."""
     from snrstat.judges.fit import fit_judges
-    from snrstat.judges.simulate import simulate_judgments
     from snrstat.judges.spec import judge_design
 
     design = dict(DESIGN, **(design or {}))
@@ -118,9 +126,7 @@ def run_sbc(n_datasets: int = 100, *, draws: int = 500, tune: int = 500, chains:
         if d in skip:
             continue
         seed = random_seed * 100_003 + d
-        frame, truth = simulate_judgments(design["n_items"], judges=design["judges"], pairwise=design["pairwise"],
-                                          rating=design["rating"], n_subsets=design["n_subsets"],
-                                          n_categories=design["n_categories"], random_seed=seed)
+        frame, truth = simulate_design(design, seed)
         categories = range(design["n_categories"])
         t0 = time.perf_counter()
         fit = fit_judges(frame, draws=draws, tune=tune, chains=chains, random_seed=seed, categories=categories)
