@@ -12,7 +12,7 @@ from snrstat.schema import validate
 from snrstat.variance import quantities as q
 from snrstat.variance.calibration import simulate_outside
 from snrstat.variance.checks import cluster_pvalue, cluster_stat
-from snrstat.variance.model import NU_GRID, binomial_mixture_logp
+from snrstat.variance.model import NU_GRID, NU_MAX, NU_MIN, binomial_mixture_logp, elogit_t_logp, log_jeffreys_nu
 from snrstat.variance.records import select_records
 from snrstat.variance.spec import MIN_EXPECTED_COUNT, build_design, dispersion, expected_counts
 
@@ -73,6 +73,47 @@ def test_binomial_mixture_logp_matches_numerical_integration(robust):
             want = np.log(integrate.quad(f, -60, 60, limit=400, points=[0.0])[0])
             value = got[r, j] if robust else got[r]
             assert value == pytest.approx(want, abs=5e-3 if robust else 5e-4), (r, nu)
+
+
+@pytest.mark.parametrize("nu", [NU_MIN, 3.0, 30.0, NU_MAX])
+def test_logit_t_scale_mixture_matches_numerical_convolution(nu):
+    # thousands of items: the record's logit is pinned far more tightly (sd 0.03) than the
+    # checkpoint effect's scale (0.1), the case fixed t nodes cannot resolve
+    ell, known, eta, s = np.array([0.0, 0.35, -0.9, 0.05]), np.array([1e-3, 1e-3, 4e-3, 0.05]), \
+        np.array([0.02, 0.0, -0.5, 0.0]), 0.1
+    got = elogit_t_logp(ell, known, eta, s, nu, np)
+    for r in range(len(ell)):
+        sd = np.sqrt(known[r])
+        f = lambda e: stats.norm.pdf(ell[r], eta[r] + e, sd) * stats.t.pdf(e / s, nu) / s
+        lo, hi = ell[r] - eta[r] - 40 * sd, ell[r] - eta[r] + 40 * sd
+        want = np.log(sum(integrate.quad(f, a, b, limit=400, epsrel=1e-12)[0]
+                          for a, b in ((-np.inf, lo), (lo, hi), (hi, np.inf))))
+        assert got[r] == pytest.approx(want, abs=1e-6), r
+
+
+def test_jeffreys_prior_of_nu_matches_its_definition_and_favours_heavy_tails():
+    from scipy.special import polygamma
+
+    nu = np.array([1.5, 3.0, 10.0, 100.0])
+    want = np.sqrt(nu / (nu + 3)) * np.sqrt(polygamma(1, nu / 2) - polygamma(1, (nu + 1) / 2)
+                                            - 2 * (nu + 3) / (nu * (nu + 1) ** 2))
+    assert np.allclose(np.exp(log_jeffreys_nu(nu)), want)
+    # density decays like nu^-2: far more mass on heavy tails than Gamma(2, 0.1), whose mean is 20
+    mass = lambda a, b: integrate.quad(lambda v: np.exp(log_jeffreys_nu(v)), a, b)[0]
+    assert mass(NU_MIN, 4.0) / mass(NU_MIN, NU_MAX) > 0.5 > stats.gamma.cdf(4.0, 2.0, scale=10.0)
+
+
+def test_robust_likelihood_keeps_the_data_scale():
+    from types import SimpleNamespace
+
+    from snrstat.variance.checks import robust_likelihood
+
+    fit = lambda lik, link="logit": SimpleNamespace(spec={"likelihood": lik, "link": link})
+    assert robust_likelihood(fit("logit_normal")) == "logit_t"
+    assert robust_likelihood(fit("binomial")) == "binomial_t"
+    assert robust_likelihood(fit("betabinomial")) == "binomial_t"
+    assert robust_likelihood(fit("normal")) == "student_t"
+    assert robust_likelihood(fit("normal", "identity")) == "student_t"
 
 
 def test_noise_is_pooled_over_the_models_own_means():

@@ -29,7 +29,7 @@ def test_reduced_sbc_coverage_is_nominal():
         assert lo50 <= row["cover50"] <= hi50, (q, row["cover50"])
 
 
-@pytest.mark.parametrize("likelihood", ["binomial", "binomial_t", "betabinomial", "student_t"])
+@pytest.mark.parametrize("likelihood", ["binomial", "binomial_t", "logit_t", "betabinomial", "student_t"])
 def test_other_likelihoods_recover_the_between_model_spread(likelihood):
     kind = "normal" if likelihood == "student_t" else "binomial"
     frame, truth = simulate(n_models=6, n_seeds=2, n_ckpt=4, n_items=500, mu=0.5 if kind == "normal" else 0.2,

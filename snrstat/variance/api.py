@@ -59,13 +59,14 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         (e.g. one seed per model, data order tied to seed, one checkpoint per run).
     likelihood : "auto" (``logit_normal`` for proportions with n_items, ``binomial`` where a
         run has fewer than 6 expected correct or wrong answers, ``normal`` for continuous
-        metrics or counts under-dispersed against binomial; then ``binomial_t`` /
-        ``student_t`` if the tail check flags spikes: ``fit.spec["likelihood_reason"]``),
-        "logit_normal" (empirical logits with their binomial variance known and the
-        checkpoint effects integrated out: fast, validated by simulation-based calibration),
-        "binomial" (exact, checkpoint effects as parameters), "binomial_t" (exact binomial,
-        Student-t checkpoint effects on the logit scale), "betabinomial", "normal",
-        "student_t".
+        metrics or counts under-dispersed against binomial; then ``logit_t``, ``binomial_t``
+        or ``student_t`` respectively if the tail check flags spikes:
+        ``fit.spec["likelihood_reason"]``), "logit_normal" (empirical logits with their
+        binomial variance known and the checkpoint effects integrated out: fast, validated by
+        simulation-based calibration), "logit_t" (the same empirical logits with Student-t
+        checkpoint effects, a scale mixture integrated out, nu sampled), "binomial" (exact,
+        checkpoint effects as parameters), "binomial_t" (exact binomial, Student-t checkpoint
+        effects on the logit scale, nu on a grid), "betabinomial", "normal", "student_t".
     last_n : keep the last n checkpoints of every run: 5 by default, the paper's window and the
         same default as ``snr_table``, ``snrstat fit`` and ``snrstat table``; ``None`` keeps every
         checkpoint (a learning curve then counts as noise). A window whose scores still trend

@@ -17,8 +17,9 @@ seen in simulation (issue 13):
 - **weak identification**: the overlap of each sd's prior and posterior densities; a
   large overlap means the interval is mostly prior;
 - **PSIS-LOO** (Vehtari, Gelman & Gabry 2017) of candidate fits (likelihoods, crossed vs
-  nested seeds) with :func:`arviz.compare`, on the same data scale: for accuracies the
-  predictive of the counts, for continuous metrics of the scores. The unit left out is a
+  nested seeds) with :func:`arviz.compare`, on the same data scale: the empirical logits for
+  ``logit_normal`` / ``logit_t`` fits, the counts for exact binomial fits, the scores for
+  continuous metrics. The unit left out is a
   run (its run-level effect integrated out by quadrature), so effects fitted to a run's own
   records do not make every point influential.
 
@@ -33,6 +34,8 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln, log_expit, logsumexp
+
+from snrstat.variance.spec import ELOGIT_LIKELIHOODS, ROBUST_LIKELIHOODS, empirical_logits
 
 #: A posterior predictive p-value below this flags heavy tails or wrong dispersion (one-sided
 #: for tails, the direction of the failure); a false flag costs a refit with a robust likelihood.
@@ -108,7 +111,7 @@ def _kurtosis(r, keep):
 def _ckpt_noise(fit, idx, shape, rng):
     """Standardised checkpoint effects of the fit's likelihood (normal, or t with draw's nu)."""
     post = fit.idata.posterior
-    if fit.spec["likelihood"] in ("binomial_t", "student_t") and "nu" in post:
+    if fit.spec["likelihood"] in ROBUST_LIKELIHOODS and "nu" in post:
         nu = _flat(post, "nu", idx)[:, None]
         return rng.standard_t(np.broadcast_to(nu, shape))
     return rng.standard_normal(shape)
@@ -321,8 +324,10 @@ def run_loglik(fit, n_draws: int = 400, seed: int = 3) -> np.ndarray:
     Conditional on mu, the model effects and any crossed (or shared nested) seed / data-order
     effects; the run-level component with one level per run and every checkpoint effect are
     integrated out (Gauss-Hermite over the run effect; over the checkpoint effect for counts,
-    normal or Student-t nodes). Accuracies: the binomial predictive of the counts (also for
-    ``logit_normal`` fits, whose data model it approximates); continuous metrics: the normal
+    normal or Student-t nodes). Accuracies: for ``logit_normal`` and ``logit_t`` fits the density
+    of the empirical logits (their own data model; with thousands of items a record's count
+    pins its logit far more tightly than fixed nodes over the checkpoint effect could resolve),
+    for the exact binomial fits the predictive of the counts; continuous metrics: the normal
     or Student-t density of the standardised scores.
     """
     from snrstat.variance.quantities import _nodes
@@ -358,7 +363,23 @@ def run_loglik(fit, n_draws: int = 400, seed: int = 3) -> np.ndarray:
     s_ckpt = _flat(post, f"sigma_{'order' if resid == 'data_order' else resid}_link", idx)
     s_run = (_flat(post, f"sigma_{'order' if marginal == 'data_order' else marginal}_link", idx)
              if marginal else np.zeros(D))
-    nu = _flat(post, "nu", idx) if lik in ("binomial_t", "student_t") and "nu" in post else None
+    nu = _flat(post, "nu", idx) if lik in ROBUST_LIKELIHOODS and "nu" in post else None
+    if lik in ELOGIT_LIKELIHOODS:
+        # the fit's own data model: empirical logits, normal or Student-t checkpoint effects
+        from snrstat.variance.model import elogit_t_logp
+
+        ell, known, _ = empirical_logits(*_counts(t), run)
+        out = np.empty((D, n_runs))
+        for d in range(D):
+            mean = eta[d][:, None] + s_run[d] * _GH_X[None, :]  # (records, run-effect nodes)
+            if nu is None:
+                var = known[:, None] + s_ckpt[d] ** 2
+                ll = -0.5 * (np.log(2 * np.pi * var) + (ell[:, None] - mean) ** 2 / var)
+            else:
+                ll = elogit_t_logp(ell[:, None], known[:, None], mean, s_ckpt[d], nu[d], np)
+            per_run = np.stack([np.bincount(run, ll[:, j], minlength=n_runs) for j in range(len(_GH_X))], -1)
+            out[d] = logsumexp(per_run + _GH_LW[None, :], axis=-1)
+        return out
     if spec["link"] == "logit" and lik != "normal":
         y, n = _counts(t)
         const = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
@@ -474,8 +495,13 @@ def _jsonable(d):
 
 
 def robust_likelihood(fit) -> str:
-    """The heavy-tailed alternative of a fit's likelihood."""
-    return "binomial_t" if fit.spec["link"] == "logit" and fit.spec["likelihood"] != "normal" else "student_t"
+    """The heavy-tailed alternative of a fit's likelihood: ``logit_t`` for empirical logits
+    (enough items per run for the approximation), ``binomial_t`` for exact counts, else
+    ``student_t``."""
+    lik = fit.spec["likelihood"]
+    if fit.spec["link"] != "logit" or lik == "normal":
+        return "student_t"
+    return "logit_t" if lik in ELOGIT_LIKELIHOODS else "binomial_t"
 
 
 def refine(fit, refit, *, likelihood: str = "auto", seed_design: str = "auto", order_design: str = "auto",
@@ -495,7 +521,7 @@ def refine(fit, refit, *, likelihood: str = "auto", seed_design: str = "auto", o
     checks = check_fit(fit)
     comparisons = {}
     if likelihood == "auto" and any(f.startswith("tails:") for f in checks["flags"]) and \
-            fit.spec["likelihood"] not in ("binomial_t", "student_t"):
+            fit.spec["likelihood"] not in ROBUST_LIKELIHOODS:
         alt_name = robust_likelihood(fit)
         alt = refit(likelihood=alt_name)
         table = compare_fits({fit.spec["likelihood"]: fit, alt_name: alt})

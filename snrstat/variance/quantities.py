@@ -21,7 +21,7 @@ Definitions (logit link; with the identity link of continuous metrics every sd i
   a ceiling with a wide spread of models a variance at the grand mean is a different number.
   ``sigma_model`` stays the spread of the between-model distribution at its centre ``mu``.
 - Checkpoint effects are normal, or Student-t with ``nu`` degrees of freedom (likelihoods
-  ``binomial_t`` and ``student_t``): the score-scale sds then integrate over the t
+  ``logit_t``, ``binomial_t`` and ``student_t``): the score-scale sds then integrate over the t
   distribution (quantile nodes). On the logit scale they stay finite for any ``nu``; on the
   natural scale the sd of a t effect with scale s is ``s sqrt(nu / (nu - 2))`` (infinite
   for ``nu <= 2``).
@@ -229,7 +229,7 @@ def derive(posterior, spec: dict):
     dims = mu.dims
     link_sd = {c: posterior[f"sigma_{c}_link"].values for c in ("model", "seed", "order", "ckpt")
                if f"sigma_{c}_link" in posterior}
-    t_component = {"binomial_t": "ckpt", "student_t": _short(residual)}.get(spec.get("likelihood"))
+    t_component = {"logit_t": "ckpt", "binomial_t": "ckpt", "student_t": _short(residual)}.get(spec.get("likelihood"))
     nu = posterior["nu"].values if "nu" in posterior and t_component else None
     q = score_quantities(mu.values, posterior["effect_model"].values, link_sd, n_bar=spec.get("n_bar", np.nan),
                          link=link, center=center, scale=scale, residual=residual, nu=nu, t_component=t_component)

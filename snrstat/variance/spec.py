@@ -33,12 +33,12 @@ log = logging.getLogger("snrstat.variance")
 
 COMPONENTS = ("model", "seed", "data_order", "ckpt")
 NOISE_COMPONENTS = ("seed", "data_order", "ckpt")
-LIKELIHOODS = ("auto", "logit_normal", "binomial", "binomial_t", "betabinomial", "normal", "student_t")
-BINOMIAL_LIKELIHOODS = ("logit_normal", "binomial", "binomial_t", "betabinomial")
+LIKELIHOODS = ("auto", "logit_normal", "logit_t", "binomial", "binomial_t", "betabinomial", "normal", "student_t")
+BINOMIAL_LIKELIHOODS = ("logit_normal", "logit_t", "binomial", "binomial_t", "betabinomial")
 #: Likelihoods whose checkpoint effects are Student-t (robust to spikes and bad checkpoints).
-ROBUST_LIKELIHOODS = ("binomial_t", "student_t")
+ROBUST_LIKELIHOODS = ("logit_t", "binomial_t", "student_t")
 #: Likelihoods fitted to empirical logits with their binomial variance known.
-ELOGIT_LIKELIHOODS = ("logit_normal",)
+ELOGIT_LIKELIHOODS = ("logit_normal", "logit_t")
 #: Below this expected count of correct (or wrong) answers n min(p, 1 - p) in a run, the
 #: empirical-logit approximation of ``logit_normal`` fails (its variance is overstated 1.7x at
 #: n = 50, p = 0.97, and the logit is biased), so ``likelihood="auto"`` uses the exact binomial.
@@ -71,8 +71,9 @@ class Priors:
       Standardised scale: 0.5.
     - trend (``trend=True``): ``slope_r = trend_mean + trend_sd z_r`` per unit of centred
       log step, ``trend_mean ~ Normal(0, trend)``, ``trend_sd ~ HalfNormal(trend_sd)``.
-    - ``nu ~ Gamma(2, 0.1)`` (Student-t degrees of freedom, Juárez & Steel 2010), for the
-      checkpoint effects of ``binomial_t`` and the residual of ``student_t``.
+    - ``nu``: Student-t degrees of freedom of the checkpoint effects of ``logit_t`` and
+      ``binomial_t`` and of the residual of ``student_t``, with the Jeffreys prior on (1, 200)
+      (Fonseca, Ferreira & Migon 2008; :func:`snrstat.variance.model.log_jeffreys_nu`).
     """
 
     mu: float = 1.0
@@ -98,7 +99,7 @@ class Priors:
         return (
             f"priors on the {scale}: mu ~ Normal(0, {self.mu}); sigma_model ~ HalfNormal({self.model}); "
             f"sigma_seed, sigma_order, sigma_ckpt ~ HalfNormal({self.noise}); "
-            f"trend_mean ~ Normal(0, {self.trend}), trend_sd ~ HalfNormal({self.trend_sd}); nu ~ Gamma(2, 0.1)"
+            f"trend_mean ~ Normal(0, {self.trend}), trend_sd ~ HalfNormal({self.trend_sd}); nu ~ Jeffreys on (1, 200)"
         )
 
 
@@ -451,6 +452,18 @@ def _centred_log_step(t: pd.DataFrame, rec_run, n_runs: int, trend: bool) -> np.
     return ls - mean[rec_run]
 
 
+def empirical_logits(y, n, rec_run):
+    """``(ell, known_var, p)`` per record: the empirical logit ``log((y + 0.5) / (n - y + 0.5))``,
+    its binomial variance at the run's pooled proportion ``p`` (see :func:`_observations`), and p."""
+    y, n = np.asarray(y, dtype=float), np.asarray(n, dtype=float)
+    p = ((np.bincount(rec_run, y) + 0.5) / (np.bincount(rec_run, n) + 1.0))[rec_run]
+    npq = n * p * (1 - p)
+    # Var of the empirical logit: 1/(npq) to first order; the second-order term
+    # (1 - 4pq) / (2 npq) (checked against the exact binomial sum) matters near 0 and 1
+    known = (1.0 + (1.0 - 4.0 * p * (1 - p)) / (2.0 * npq)) / npq
+    return np.log((y + 0.5) / (n - y + 0.5)), known, p
+
+
 def _observations(design: Design) -> None:
     """Data arrays of the likelihood.
 
@@ -468,14 +481,8 @@ def _observations(design: Design) -> None:
         if design.likelihood not in ELOGIT_LIKELIHOODS:
             design.data = {"y": np.rint(y).astype(np.int64), "n": np.rint(n).astype(np.int64)}
         else:
-            r = design.rec_run
-            p_run = (np.bincount(r, y) + 0.5) / (np.bincount(r, n) + 1.0)
-            p = p_run[r]
-            npq = n * p * (1 - p)
-            # Var of the empirical logit: 1/(npq) to first order; the second-order term
-            # (1 - 4pq) / (2 npq) (checked against the exact binomial sum) matters near 0 and 1
-            known = (1.0 + (1.0 - 4.0 * p * (1 - p)) / (2.0 * npq)) / npq
-            design.data = {"ell": np.log((y + 0.5) / (n - y + 0.5)), "known_var": known}
+            ell, known, p = empirical_logits(y, n, design.rec_run)
+            design.data = {"ell": ell, "known_var": known}
             low = np.minimum(n * p, n * (1 - p))
             if low.min() < MIN_EXPECTED_COUNT:
                 design.notes.append(
