@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROBUST = {"logit_normal": "logit_t", "binomial": "binomial_t", "betabinomial": "binomial_t", "normal": "student_t"}
 
 
 def flagged_rows(md: Path) -> list[dict]:
@@ -46,6 +45,7 @@ def main(argv=None) -> int:
 
     import snrstat
     from snrstat.reference import REFERENCE_SETS
+    from snrstat.variance.checks import robust_counterpart
 
     rows = flagged_rows(RESULTS / "variance_real.md")
     out = ["# Robust refits of the real fits the tail check flags", "",
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     for i, r in enumerate(rows):
         frame = snrstat.load_dataset(r["dataset"])
         ref = REFERENCE_SETS[r["dataset"]]
-        lik = ROBUST[r["likelihood"]]
+        lik = robust_counterpart(r["likelihood"])
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -495,13 +495,16 @@ def _jsonable(d):
 
 
 def robust_likelihood(fit) -> str:
-    """The heavy-tailed alternative of a fit's likelihood: ``logit_t`` for empirical logits
-    (enough items per run for the approximation), ``binomial_t`` for exact counts, else
-    ``student_t``."""
-    lik = fit.spec["likelihood"]
-    if fit.spec["link"] != "logit" or lik == "normal":
+    """The heavy-tailed alternative of a fit's likelihood (:func:`robust_counterpart`)."""
+    return robust_counterpart(fit.spec["likelihood"] if fit.spec["link"] == "logit" else "normal")
+
+
+def robust_counterpart(likelihood: str) -> str:
+    """``logit_t`` for empirical logits (enough items per run for the approximation),
+    ``binomial_t`` for exact counts, ``student_t`` for scores (``normal``)."""
+    if likelihood == "normal":
         return "student_t"
-    return "logit_t" if lik in ELOGIT_LIKELIHOODS else "binomial_t"
+    return "logit_t" if likelihood in ELOGIT_LIKELIHOODS else "binomial_t"
 
 
 def refine(fit, refit, *, likelihood: str = "auto", seed_design: str = "auto", order_design: str = "auto",
