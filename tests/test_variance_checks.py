@@ -134,6 +134,16 @@ def test_student_t_checkpoint_sds():
     assert np.isinf(q.score_sd(0.0, 0.1, "identity", 1.0, nu=2.0))
 
 
+def test_student_t_likelihood_is_parameterised_by_its_sd():
+    # student_t samples the residual's sd (nu > 2): the scale it hands the t has that sd
+    from scipy.stats import t as student_t
+
+    from snrstat.variance.model import t_scale
+
+    for nu in (2.05, 3.0, 10.0, 150.0):
+        assert student_t.std(nu, scale=t_scale(0.7, nu)) == pytest.approx(0.7)
+
+
 def test_cluster_statistic_separates_clusters_from_a_normal_sample():
     rng = np.random.default_rng(0)
     clustered = np.repeat([0.0, 1.0, 2.0], 4) + 0.01 * rng.standard_normal(12)

@@ -159,3 +159,35 @@ def test_default_window_is_the_papers_last_five(sim):
 
     assert inspect.signature(fit_variance).parameters["last_n"].default == 5
     assert inspect.signature(fit_variance_many).parameters["last_n"].default == 5
+
+
+def test_automatic_centring_falls_back_when_a_centred_component_diverges(sim, monkeypatch):
+    """The sampling itself is replaced here (the decision is under test, not NUTS): a fit with
+    model effects centred diverges, one without does not; the kept fit is the second and says
+    why. A user's explicit centring is never second-guessed."""
+    from types import SimpleNamespace
+
+    import snrstat.variance.api as api
+
+    calls = []
+
+    def fake_fit(compiled, design, priors, settings, cores, progress, level):
+        calls.append(tuple(settings["centered"]))
+        if "model" in settings["centered"]:
+            warnings.warn("diverged")
+        return SimpleNamespace(diagnostics=SimpleNamespace(divergences=9 if "model" in settings["centered"] else 0),
+                               settings=dict(settings))
+
+    monkeypatch.setattr(api, "_fit_compiled", fake_fit)
+    monkeypatch.setattr(api, "_compiled_for", lambda *a, **k: (None, 0.0))
+    monkeypatch.setattr(api, "choose_centering", lambda design: ("model", "seed"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_variance(sim[0], checks=False, marginalize=False, **FAST)
+    assert calls == [("model", "seed"), ("seed",)]  # model: 5 levels, fewer than the 10 seeds
+    assert fit.settings["centered"] == ["seed"] and "refitted with model non-centred: 0" in \
+        fit.settings["centering_fallback"]
+    assert not [w for w in caught if "diverged" in str(w.message)]  # the discarded fit's warning is not shown
+    calls.clear()
+    fit = fit_variance(sim[0], checks=False, marginalize=False, centered=("model", "seed"), **FAST)
+    assert calls == [("model", "seed")] and "centering_fallback" not in fit.settings

@@ -25,9 +25,8 @@ is what makes ties common on a 1-10 scale) (Zheng et al. 2023; Zeng et al. 2024;
 as in McCullagh 1980). The mean of log k over cells is 0 (which fixes the scale), and the
 shared item part ties the judges' scales together.
 
-The perception errors u are integrated out with adaptive Gauss-Hermite quadrature over each
-(judge, item) cell (``nodes`` points centred on the cell's mode, :func:`cell_modes`), and the
-call offsets e over each rating call
+The perception errors u are integrated out with Gauss-Hermite quadrature over each (judge,
+item) cell (``nodes`` points), and the call offsets e over each rating call
 (:data:`CALL_NODES` points, nested inside), so the sampler sees only the population parameters, the item
 gaps and the rating levels: no funnel between tau and thousands of u's, and one vectorised
 log-likelihood over all verdicts.
@@ -176,30 +175,17 @@ def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes
             log_k = pt.zeros(1)
         k = pm.Deterministic("k", pt.exp(log_k), dims="cell")
         tau = pm.HalfNormal("tau", p.tau_sd, dims="judge")
-        tau_pc = tau[design.pc_judge]
+        v = pc_mean[:, None] + tau[design.pc_judge][:, None] * t[None, :]  # (perception cell, node)
+        ll = pt.zeros((n_pc, len(t)))
         if design.pw_y.size:
             beta = pm.Normal("beta", 0.0, p.beta_sd, dims="pairwise_cell")
             beta_of_cell = pt.zeros(len(design.cells))[design.pairwise_cells].set(beta)
             y = pm.Data("pw_y", arrays["pw_y"])
             order = pm.Data("pw_order", arrays["pw_order"])
             pw_shift = shift[design.pw_cell] * sign[design.pw_item]
-            # verdict n as log sigmoid(slope_n u + offset_n) in the cell's perception error u
-            pw_sign = 2.0 * y - 1.0
-            slope = pw_sign * k[design.pw_cell]
-            offset = pw_sign * (k[design.pw_cell] * (pc_mean[design.pw_pc] + pw_shift)
-                                + beta_of_cell[design.pw_cell] * order)
-            u_hat, u_sd = cell_modes(slope, offset, design.pw_pc, tau_pc, pt)
-        else:
-            u_hat, u_sd = pt.zeros(n_pc), tau_pc
-        # adaptive Gauss-Hermite: nodes where each cell's integrand lives, weights corrected by
-        # the ratio of the N(0, tau) prior to the N(u_hat, u_sd) the nodes are placed for
-        u = u_hat[:, None] + u_sd[:, None] * t[None, :]  # (perception cell, node)
-        logw_pc = (logw[None, :] + t[None, :] ** 2 / 2 + pt.log(u_sd / tau_pc)[:, None]
-                   - u**2 / (2 * tau_pc[:, None] ** 2))
-        v = pc_mean[:, None] + u
-        ll = pt.zeros((n_pc, len(t)))
-        if design.pw_y.size:
-            ll = pt.inc_subtensor(ll[design.pw_pc], -pt.softplus(-(slope[:, None] * u[design.pw_pc] + offset[:, None])))
+            eta = (k[design.pw_cell][:, None] * (v[design.pw_pc] + pw_shift[:, None])
+                   + (beta_of_cell[design.pw_cell] * order)[:, None])
+            ll = pt.inc_subtensor(ll[design.pw_pc], -pt.softplus(-(2.0 * y - 1.0)[:, None] * eta))
         if design.rt_y.size:
             rated = design.rated_items
             level_sd = pm.HalfNormal("sigma_level", p.level_sd)
@@ -229,40 +215,8 @@ def build_model(design: JudgeDesign, priors: JudgePriors | None = None, *, nodes
             # the two answers of a call share its offset: multiply within the call, then integrate e
             per_call = pt.logsumexp(per_answer[:calls] + per_answer[calls:] + logwe[None, None, :], axis=2)
             ll = pt.inc_subtensor(ll[design.rt_pc[:calls]], per_call)
-        pm.Potential("loglik", pt.logsumexp(ll + logw_pc, axis=1).sum())
+        pm.Potential("loglik", pt.logsumexp(ll + logw[None, :], axis=1).sum())
     return model
-
-
-#: Newton steps towards each cell's mode in :func:`cell_modes`.
-NEWTON_STEPS = 5
-
-
-def cell_modes(slope, offset, cell, tau_cell, pt):
-    """Mode and curvature scale of each cell's ``sum_n log sigmoid(slope_n u + offset_n) + log
-    N(u; 0, tau)``, for adaptive Gauss-Hermite (Liu & Pierce 1994).
-
-    A judge that sees 26 verdicts of one pair (13 strategies, both orders) pins its perception
-    error far more tightly than tau: the integrand is a narrow bump, and fixed nodes spaced for
-    N(0, tau) miss it (at tau = 2, 12 fixed nodes err by 0.1 in log-likelihood per cell, up
-    to 3; the surface turns rough in tau and NUTS mixes badly). The integrand is log-concave, so
-    a few Newton steps from 0 (each damped to at most tau, smoothly) find its mode; any centre
-    and scale keep the rule valid, so the steps need not converge to be correct, only to be
-    accurate. Returns ``(u_hat, sd)`` with ``sd = (-d2/du2 at u_hat)^(-1/2)``.
-    """
-    n_cells = tau_cell.shape[0]
-    prec = 1.0 / tau_cell**2
-    u = pt.zeros(n_cells)
-
-    def curvature(u):
-        p = pt.sigmoid(slope * u[cell] + offset)
-        grad = pt.inc_subtensor(pt.zeros(n_cells)[cell], slope * (1.0 - p)) - u * prec
-        hess = pt.inc_subtensor(pt.zeros(n_cells)[cell], slope**2 * p * (1.0 - p)) + prec
-        return grad, hess
-
-    for _ in range(NEWTON_STEPS):
-        grad, hess = curvature(u)
-        u = u + tau_cell * pt.tanh(grad / hess / tau_cell)
-    return u, 1.0 / pt.sqrt(curvature(u)[1])
 
 
 #: Variables whose diagnostics count (the population parameters; item gaps are many and

@@ -78,8 +78,10 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
     priors : :class:`~snrstat.variance.spec.Priors`; default ``Priors.default(link)``
         (documented there; printed in ``fit.spec["priors_text"]``).
     centered : "auto" (per component from a quick REML fit: centred when the data pin each
-        level down, see :func:`~snrstat.variance.model.choose_centering`) or the components
-        to sample centred; the others are non-centred.
+        level down, see :func:`~snrstat.variance.model.choose_centering`; if that fit still
+        diverges after the retry, the centred component with the fewest levels is refitted
+        non-centred and the fit that diverges less is kept, ``fit.settings["centering_fallback"]``
+        says so) or the components to sample centred; the others are non-centred.
     marginalize : with a Gaussian likelihood (logit_normal, normal) integrate the model
         effects and a nested per-run seed effect out exactly and draw the model effects
         from their conditional posterior afterwards (:mod:`snrstat.variance.collapsed`);
@@ -120,10 +122,45 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
     design = build_design(records, components=components, likelihood=likelihood, trend=trend,
                           seed_design=seed_design, order_design=order_design)
     priors = priors or Priors.default(design.link)
-    cen = _centering(design, centered, marginalize)
-    compiled, compile_s = _compiled_for(design, priors, cen, sampler, marginalize, backend)
-    settings = _settings(random_seed, draws, tune, chains, target_accept, compile_s, cen, marginalize, design)
-    fit = _fit_compiled(compiled, design, priors, settings, cores, progress, level)
+    def fit_design(d, pri, show_progress):
+        c = _centering(d, centered, marginalize)
+        comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
+        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
+        if not (isinstance(centered, str) and centered == "auto" and c):
+            return _fit_compiled(comp, d, pri, st, cores, show_progress, level)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = _fit_compiled(comp, d, pri, st, cores, show_progress, level)
+        if not first.diagnostics.divergences:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            return first
+        return _centering_fallback(first, d, pri, c, show_progress, caught)
+
+    def _centering_fallback(first, d, pri, c, show_progress, caught):
+        """Divergences after the retry with an automatic centring: the centred component with the
+        fewest levels is where a funnel forms when the data let its sd near 0 (the rule judges
+        by a REML bound that a heavy-tailed or weakly informed posterior reaches far below);
+        refit it non-centred and keep whichever fit diverges less."""
+        levels = {col: len(d.models) if col == "model" else int(d.replicated(col).sum()) for col in c}
+        drop = min(c, key=lambda col: levels[col])
+        c2 = tuple(col for col in c if col != drop)
+        comp, cs = _compiled_for(d, pri, c2, sampler, marginalize, backend)
+        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c2, marginalize, d)
+        with warnings.catch_warnings(record=True) as caught2:
+            warnings.simplefilter("always")
+            second = _fit_compiled(comp, d, pri, st, cores, show_progress, level)
+        keep, msgs = (second, caught2) if second.diagnostics.divergences < first.diagnostics.divergences \
+            else (first, caught)
+        keep.settings["centering_fallback"] = (
+            f"{first.diagnostics.divergences} divergences with {'+'.join(c)} centred; refitted with {drop} "
+            f"non-centred: {second.diagnostics.divergences}; kept {'+'.join(keep.settings['centered']) or 'none'} centred")
+        log.info("task %r: %s", d.records.task, keep.settings["centering_fallback"])
+        for w in msgs:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return keep
+
+    fit = fit_design(design, priors, progress)
     if not checks:
         return fit
 
@@ -131,11 +168,7 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         d = build_design(records, components=components, likelihood=over.get("likelihood", likelihood), trend=trend,
                          seed_design=over.get("seed_design", seed_design),
                          order_design=over.get("order_design", order_design), warn=False)
-        pri = user_priors or Priors.default(d.link)
-        c = _centering(d, centered, marginalize)
-        comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
-        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
-        return _fit_compiled(comp, d, pri, st, cores, False, level)
+        return fit_design(d, user_priors or Priors.default(d.link), False)
 
     from snrstat.variance.checks import check_fit, refine
 

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, log_expit, logsumexp
 
+from snrstat.variance.model import t_scale
 from snrstat.variance.spec import ELOGIT_LIKELIHOODS, ROBUST_LIKELIHOODS, empirical_logits
 
 #: A posterior predictive p-value below this flags heavy tails or wrong dispersion (one-sided
@@ -109,11 +110,13 @@ def _kurtosis(r, keep):
 
 
 def _ckpt_noise(fit, idx, shape, rng):
-    """Standardised checkpoint effects of the fit's likelihood (normal, or t with draw's nu)."""
+    """Standardised checkpoint effects of the fit's likelihood (normal, or t with draw's nu;
+    ``student_t``'s sigma is the sd, so its t draws are scaled to unit sd)."""
     post = fit.idata.posterior
     if fit.spec["likelihood"] in ROBUST_LIKELIHOODS and "nu" in post:
         nu = _flat(post, "nu", idx)[:, None]
-        return rng.standard_t(np.broadcast_to(nu, shape))
+        z = rng.standard_t(np.broadcast_to(nu, shape))
+        return t_scale(z, nu) if fit.spec["likelihood"] == "student_t" else z
     return rng.standard_normal(shape)
 
 
@@ -407,7 +410,7 @@ def run_loglik(fit, n_draws: int = 400, seed: int = 3) -> np.ndarray:
         if nu is None:
             ll = norm.logpdf(yv[:, None], mean, s_ckpt[d])
         else:
-            ll = student_t.logpdf(yv[:, None], nu[d], mean, s_ckpt[d])
+            ll = student_t.logpdf(yv[:, None], nu[d], mean, t_scale(s_ckpt[d], nu[d]))
         per_run = np.stack([np.bincount(run, ll[:, j], minlength=n_runs) for j in range(len(_GH_X))], -1)
         out[d] = logsumexp(per_run + _GH_LW[None, :], axis=-1) - np.bincount(run, minlength=n_runs) * np.log(
             spec["scale"])

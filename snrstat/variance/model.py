@@ -307,11 +307,27 @@ def log_jeffreys_nu(nu, xp=np):
 NU_MIN, NU_MAX = 1.0, 200.0
 
 
-def nu_prior(pm, pt):
-    """``nu`` with the Jeffreys prior of :func:`log_jeffreys_nu` on (NU_MIN, NU_MAX)."""
-    nu = pm.Uniform("nu", NU_MIN, NU_MAX)
+#: Lower end of nu where the Student-t is parameterised by its sd (``student_t``): the sd of a
+#: score exists only for nu > 2.
+NU_MIN_SD = 2.0
+
+
+def nu_prior(pm, pt, lower: float = NU_MIN):
+    """``nu`` with the Jeffreys prior of :func:`log_jeffreys_nu` on (lower, NU_MAX)."""
+    nu = pm.Uniform("nu", lower, NU_MAX)
     pm.Potential("nu_prior", log_jeffreys_nu(nu, pt))
     return nu
+
+
+def t_scale(sd, nu, xp=np):
+    """Scale of a Student-t(nu) with standard deviation ``sd`` (nu > 2).
+
+    ``student_t`` samples the residual's sd, not its scale: on the natural scale the noise is
+    that sd, so it must exist (nu > 2), and a (scale, nu) pair trades along a ridge where nu
+    nears 2 and the sd explodes (on real OLMo checkpoints: divergences, and SNR intervals
+    reaching 0). With the sd as the parameter the data pin it whatever the tails.
+    """
+    return sd * xp.sqrt((nu - 2.0) / nu)
 
 
 def record_eta(post, design: Design) -> np.ndarray:
@@ -390,8 +406,8 @@ def _likelihood(design: Design, data, eta, sigmas, pm, pt) -> None:
         if lik == "normal":
             pm.Normal("obs", eta, resid, observed=data["y"], dims="record")
         else:
-            nu = nu_prior(pm, pt)
-            pm.StudentT("obs", nu=nu, mu=eta, sigma=resid, observed=data["y"], dims="record")
+            nu = nu_prior(pm, pt, lower=NU_MIN_SD)
+            pm.StudentT("obs", nu=nu, mu=eta, sigma=t_scale(resid, nu, pt), observed=data["y"], dims="record")
 
 
 def choose_centering(design: Design) -> tuple[str, ...]:

@@ -20,11 +20,12 @@ Definitions (logit link; with the identity link of continuous metrics every sd i
   per-run noise (Heineman et al. 2025) is the root mean of the runs' own variances, and near
   a ceiling with a wide spread of models a variance at the grand mean is a different number.
   ``sigma_model`` stays the spread of the between-model distribution at its centre ``mu``.
-- Checkpoint effects are normal, or Student-t with ``nu`` degrees of freedom (likelihoods
-  ``logit_t``, ``binomial_t`` and ``student_t``): the score-scale sds then integrate over the t
-  distribution (quantile nodes). On the logit scale they stay finite for any ``nu``; on the
-  natural scale the sd of a t effect with scale s is ``s sqrt(nu / (nu - 2))`` (infinite
-  for ``nu <= 2``).
+- Checkpoint effects are normal, or Student-t with ``nu`` degrees of freedom and scale s
+  (likelihoods ``logit_t`` and ``binomial_t``): the score-scale sds then integrate over the t
+  distribution (quantile nodes), finite for any ``nu``. On the natural scale the sd of a t
+  effect with scale s is ``s sqrt(nu / (nu - 2))`` (infinite for ``nu <= 2``); the
+  ``student_t`` likelihood therefore samples the sd itself, with nu > 2
+  (:func:`snrstat.variance.model.t_scale`), and its sigma needs no conversion.
 - ``expected_range(mu, s_model, k)``: ``E[max_j m_j - min_j m_j]`` for k models with
   ``m_j = expit(mu + s_model z_j)``; since expit is monotone it is ``E[expit(mu + s M) -
   expit(mu - s M)]`` with M the maximum of k standard normals.
@@ -229,7 +230,8 @@ def derive(posterior, spec: dict):
     dims = mu.dims
     link_sd = {c: posterior[f"sigma_{c}_link"].values for c in ("model", "seed", "order", "ckpt")
                if f"sigma_{c}_link" in posterior}
-    t_component = {"logit_t": "ckpt", "binomial_t": "ckpt", "student_t": _short(residual)}.get(spec.get("likelihood"))
+    # student_t samples its residual's sd itself (model.t_scale): no t integral on top
+    t_component = {"logit_t": "ckpt", "binomial_t": "ckpt"}.get(spec.get("likelihood"))
     nu = posterior["nu"].values if "nu" in posterior and t_component else None
     q = score_quantities(mu.values, posterior["effect_model"].values, link_sd, n_bar=spec.get("n_bar", np.nan),
                          link=link, center=center, scale=scale, residual=residual, nu=nu, t_component=t_component)

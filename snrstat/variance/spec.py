@@ -72,8 +72,9 @@ class Priors:
     - trend (``trend=True``): ``slope_r = trend_mean + trend_sd z_r`` per unit of centred
       log step, ``trend_mean ~ Normal(0, trend)``, ``trend_sd ~ HalfNormal(trend_sd)``.
     - ``nu``: Student-t degrees of freedom of the checkpoint effects of ``logit_t`` and
-      ``binomial_t`` and of the residual of ``student_t``, with the Jeffreys prior on (1, 200)
-      (Fonseca, Ferreira & Migon 2008; :func:`snrstat.variance.model.log_jeffreys_nu`).
+      ``binomial_t`` (on (1, 200)) and of the residual of ``student_t`` (on (2, 200): there the
+      residual's sigma is its sd, which needs nu > 2), with the Jeffreys prior (Fonseca,
+      Ferreira & Migon 2008; :func:`snrstat.variance.model.log_jeffreys_nu`).
     """
 
     mu: float = 1.0
