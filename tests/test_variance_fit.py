@@ -176,18 +176,38 @@ def test_automatic_centring_falls_back_when_a_centred_component_diverges(sim, mo
         if "model" in settings["centered"]:
             warnings.warn("diverged")
         return SimpleNamespace(diagnostics=SimpleNamespace(divergences=9 if "model" in settings["centered"] else 0),
-                               settings=dict(settings))
+                               settings=dict(settings), idata=None)
 
     monkeypatch.setattr(api, "_fit_compiled", fake_fit)
+    monkeypatch.setattr(api, "funnel_component", lambda idata, centred: "model")
     monkeypatch.setattr(api, "_compiled_for", lambda *a, **k: (None, 0.0))
     monkeypatch.setattr(api, "choose_centering", lambda design: ("model", "seed"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_variance(sim[0], checks=False, marginalize=False, **FAST)
-    assert calls == [("model", "seed"), ("seed",)]  # model: 5 levels, fewer than the 10 seeds
+    assert calls == [("model", "seed"), ("seed",)]
     assert fit.settings["centered"] == ["seed"] and "refitted with model non-centred: 0" in \
         fit.settings["centering_fallback"]
     assert not [w for w in caught if "diverged" in str(w.message)]  # the discarded fit's warning is not shown
     calls.clear()
     fit = fit_variance(sim[0], checks=False, marginalize=False, centered=("model", "seed"), **FAST)
     assert calls == [("model", "seed")] and "centering_fallback" not in fit.settings
+
+
+def test_funnel_component_is_where_the_divergences_sit():
+    import arviz as az
+
+    from snrstat.variance.api import funnel_component
+
+    rng = np.random.default_rng(0)
+    sd_model, sd_seed = rng.lognormal(0, 0.5, (2, 500)), rng.lognormal(0, 0.5, (2, 500))
+    div = np.zeros((2, 500), dtype=bool)
+    div[0, np.argsort(sd_model[0])[:5]] = True  # divergences at the smallest sigma_model
+    idata = az.from_dict(posterior={"sigma_model_link": sd_model, "sigma_seed_link": sd_seed},
+                         sample_stats={"diverging": div})
+    assert funnel_component(idata, ("seed", "model")) == "model"
+    div[:] = False
+    div[1, np.argsort(sd_seed[1])[:5]] = True
+    idata = az.from_dict(posterior={"sigma_model_link": sd_model, "sigma_seed_link": sd_seed},
+                         sample_stats={"diverging": div})
+    assert funnel_component(idata, ("model", "seed")) == "seed"

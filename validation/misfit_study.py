@@ -111,9 +111,8 @@ def report() -> None:
         "with the defaults (`likelihood='auto'`, nested seeds, misfit checks). 'binomial 95% range': the central "
         "95% of Binomial(n, 0.9)/n. Tail check: posterior predictive p of the kurtosis of within-run residuals; "
         "`likelihood='auto'` refits with the robust likelihood at p < 0.05 (`logit_t` for empirical logits, "
-        "`binomial_t` for exact counts, `student_t` for scores; the unbalanced and continuous runs were made "
-        "when the rule was p < 0.01 and the robust refit was `binomial_t` with a Gamma(2, 0.1) prior on nu, "
-        "the ceiling run with that refit too; column 4 is the rate at p < 0.05). "
+        "`binomial_t` for exact counts, `student_t` for scores; the Student-t run was made before the "
+        "automatic centring got its fallback after divergences, which changes only fits that diverge). "
         "'diagnostics ok' is low because 2 chains x 300 draws cannot reach the ESS >= 400 threshold.",
         "", "Runs:", *headers])
     md = markdown(parts, intro)

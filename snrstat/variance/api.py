@@ -23,7 +23,7 @@ from snrstat.variance.model import build_model, choose_centering, data_arrays, d
 from snrstat.variance.paper import point_estimates
 from snrstat.variance.quantities import derive
 from snrstat.variance.records import select_records
-from snrstat.variance.spec import COMPONENTS, Priors, build_design
+from snrstat.variance.spec import COMPONENTS, SHORT, Priors, build_design
 
 log = logging.getLogger("snrstat.variance")
 
@@ -79,9 +79,10 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         (documented there; printed in ``fit.spec["priors_text"]``).
     centered : "auto" (per component from a quick REML fit: centred when the data pin each
         level down, see :func:`~snrstat.variance.model.choose_centering`; if that fit still
-        diverges after the retry, the centred component with the fewest levels is refitted
-        non-centred and the fit that diverges less is kept, ``fit.settings["centering_fallback"]``
-        says so) or the components to sample centred; the others are non-centred.
+        diverges after the retry, the centred component whose funnel the divergences sit in
+        (:func:`funnel_component`) is refitted non-centred and the fit that diverges less is
+        kept, ``fit.settings["centering_fallback"]`` says so) or the components to sample
+        centred; the others are non-centred.
     marginalize : with a Gaussian likelihood (logit_normal, normal) integrate the model
         effects and a nested per-run seed effect out exactly and draw the model effects
         from their conditional posterior afterwards (:mod:`snrstat.variance.collapsed`);
@@ -122,7 +123,8 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
     design = build_design(records, components=components, likelihood=likelihood, trend=trend,
                           seed_design=seed_design, order_design=order_design)
     priors = priors or Priors.default(design.link)
-    def fit_design(d, pri, show_progress):
+
+    def fit_design(d, pri, show_progress):  # with the centring fallback below
         c = _centering(d, centered, marginalize)
         comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
         st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
@@ -138,12 +140,10 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
         return _centering_fallback(first, d, pri, c, show_progress, caught)
 
     def _centering_fallback(first, d, pri, c, show_progress, caught):
-        """Divergences after the retry with an automatic centring: the centred component with the
-        fewest levels is where a funnel forms when the data let its sd near 0 (the rule judges
-        by a REML bound that a heavy-tailed or weakly informed posterior reaches far below);
-        refit it non-centred and keep whichever fit diverges less."""
-        levels = {col: len(d.models) if col == "model" else int(d.replicated(col).sum()) for col in c}
-        drop = min(c, key=lambda col: levels[col])
+        """Divergences after the retry with an automatic centring: refit the centred component
+        whose funnel the divergences sit in (:func:`funnel_component`) non-centred and keep
+        whichever fit diverges less."""
+        drop = funnel_component(first.idata, c)
         c2 = tuple(col for col in c if col != drop)
         comp, cs = _compiled_for(d, pri, c2, sampler, marginalize, backend)
         st = _settings(random_seed, draws, tune, chains, target_accept, cs, c2, marginalize, d)
@@ -361,6 +361,21 @@ def auto_target_accept(design) -> float:
     dfs = [design.df(col) for col in ("model", "seed", "data_order")
            if col in design.components and col != design.residual]
     return RETRY_TARGET if min(dfs, default=2) <= 1 else 0.9
+
+
+def funnel_component(idata, centred) -> str:
+    """The centred component whose funnel a fit's divergences sit in: the one whose sd is lowest
+    at the divergent draws, measured by the mean rank of those draws in its posterior (a centred
+    hierarchy diverges where its sd nears 0, Betancourt & Girolami 2015). The centring rule
+    judges by a REML bound, which a heavy-tailed or weakly informed posterior can reach far below."""
+    div = np.asarray(idata.sample_stats["diverging"].values, dtype=bool).ravel()
+    post = idata.posterior
+
+    def rank(col):
+        sd = np.asarray(post[f"sigma_{SHORT[col]}_link"].values, dtype=float).ravel()
+        return float(np.mean(np.searchsorted(np.sort(sd), sd[div]) / sd.size)) if div.any() else 0.5
+
+    return min(centred, key=rank)
 
 
 def _settings(random_seed, draws, tune, chains, target_accept, compile_s, centered, marginalize, design) -> dict:
