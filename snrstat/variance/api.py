@@ -124,41 +124,31 @@ def fit_variance(frame: pd.DataFrame, task=None, metric=None, *, size=None, comp
                           seed_design=seed_design, order_design=order_design)
     priors = priors or Priors.default(design.link)
 
-    def fit_design(d, pri, show_progress):  # with the centring fallback below
-        c = _centering(d, centered, marginalize)
-        comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
-        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
-        if not (isinstance(centered, str) and centered == "auto" and c):
-            return _fit_compiled(comp, d, pri, st, cores, show_progress, level)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            first = _fit_compiled(comp, d, pri, st, cores, show_progress, level)
-        if not first.diagnostics.divergences:
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            return first
-        return _centering_fallback(first, d, pri, c, show_progress, caught)
+    def fit_design(d, pri, show_progress):
+        def run(c):  # one fit with centring c, its warnings held back until it is kept
+            comp, cs = _compiled_for(d, pri, c, sampler, marginalize, backend)
+            st = _settings(random_seed, draws, tune, chains, target_accept, cs, c, marginalize, d)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                return _fit_compiled(comp, d, pri, st, cores, show_progress, level), caught
 
-    def _centering_fallback(first, d, pri, c, show_progress, caught):
-        """Divergences after the retry with an automatic centring: refit the centred component
-        whose funnel the divergences sit in (:func:`funnel_component`) non-centred and keep
-        whichever fit diverges less."""
-        drop = funnel_component(first.idata, c)
-        c2 = tuple(col for col in c if col != drop)
-        comp, cs = _compiled_for(d, pri, c2, sampler, marginalize, backend)
-        st = _settings(random_seed, draws, tune, chains, target_accept, cs, c2, marginalize, d)
-        with warnings.catch_warnings(record=True) as caught2:
-            warnings.simplefilter("always")
-            second = _fit_compiled(comp, d, pri, st, cores, show_progress, level)
-        keep, msgs = (second, caught2) if second.diagnostics.divergences < first.diagnostics.divergences \
-            else (first, caught)
-        keep.settings["centering_fallback"] = (
-            f"{first.diagnostics.divergences} divergences with {'+'.join(c)} centred; refitted with {drop} "
-            f"non-centred: {second.diagnostics.divergences}; kept {'+'.join(keep.settings['centered']) or 'none'} centred")
-        log.info("task %r: %s", d.records.task, keep.settings["centering_fallback"])
-        for w in msgs:
+        c = _centering(d, centered, marginalize)
+        fit, caught = run(c)
+        if isinstance(centered, str) and centered == "auto" and c and fit.diagnostics.divergences:
+            # centring fallback: refit the centred component whose funnel the divergences sit in
+            # (funnel_component) non-centred; keep whichever fit diverges less
+            drop = funnel_component(fit.idata, c)
+            second, caught2 = run(tuple(col for col in c if col != drop))
+            n1, n2 = fit.diagnostics.divergences, second.diagnostics.divergences
+            if n2 < n1:
+                fit, caught = second, caught2
+            fit.settings["centering_fallback"] = (
+                f"{n1} divergences with {'+'.join(c)} centred; refitted with {drop} non-centred: {n2}; "
+                f"kept {'+'.join(fit.settings['centered']) or 'none'} centred")
+            log.info("task %r: %s", d.records.task, fit.settings["centering_fallback"])
+        for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return keep
+        return fit
 
     fit = fit_design(design, priors, progress)
     if not checks:
