@@ -1,58 +1,59 @@
-"""The judge model's likelihood against brute-force integration of the perception errors."""
+"""The judge model's log-likelihood against the same likelihood written out verdict by verdict."""
 
 import numpy as np
-from scipy.special import log_expit, logsumexp
+from scipy.special import expit, log_expit
 
-from snrstat.judges.model import build_model, data_arrays
-from snrstat.judges.simulate import draw_parameters, simulate_judgments
+from snrstat.judges.calibration import DESIGNS, simulate_design
+from snrstat.judges.model import build_model, model_terms
 from snrstat.judges.spec import judge_design
 
 
-def _brute_force_loglik(design, point, n_grid=20001):
-    """Sum over (judge, item) cells of log int prod_n sigmoid(...) N(u; 0, tau) du, on a fine grid."""
-    k = np.exp(point["log_k"])
-    arr = data_arrays(design)
-    sign = arr["item_sign"]
-    gap = point["sigma_subset"][design.item_subset] * point["z_item"]
-    pc_mean = (point["mu_subset"][design.pc_judge, design.item_subset[design.pc_item]] + gap[design.pc_item]) \
-        * sign[design.pc_item]
-    beta = np.zeros(len(design.cells))
-    beta[design.pairwise_cells] = point["beta"]
-    y, order = arr["pw_y"], arr["pw_order"]
+def _loglik_by_hand(design, values, z_perception, z_call):
+    """One term per pairwise verdict and per rated answer, from the module docstring's formulas."""
+    sign = design.item_sign
+    gap = values["gap"]
+    mu, tau, k, shift = values["mu_subset"], values["tau"], values["k"], values["shift"]
+    # the judge's own errors have zero mean per (judge, subset)
+    group = [(j, design.item_subset[i]) for j, i in zip(design.pc_judge, design.pc_item)]
+    means = {g: np.mean([z for z, h in zip(z_perception, group) if h == g]) for g in set(group)}
+    perceived = {}
+    for c, (j, i) in enumerate(zip(design.pc_judge, design.pc_item)):
+        own = tau[j] * (z_perception[c] - means[group[c]])
+        perceived[c] = (mu[j, design.item_subset[i]] + gap[i]) * sign[i] + own
+    beta = dict(zip(design.pairwise_cells, values["beta"]))
     total = 0.0
-    for c in range(design.pc_item.size):
-        tau = point["tau"][design.pc_judge[c]]
-        u = np.linspace(-12 * tau, 12 * tau, n_grid)
-        rows = np.flatnonzero(design.pw_pc == c)
-        eta = k[design.pw_cell[rows]][:, None] * (pc_mean[c] + u[None, :]) \
-            + (beta[design.pw_cell[rows]] * order[rows])[:, None]
-        ll = log_expit((2.0 * y[rows] - 1.0)[:, None] * eta).sum(0)
-        total += logsumexp(ll - u**2 / (2 * tau**2)) + np.log((u[1] - u[0]) / np.sqrt(2 * np.pi * tau**2))
+    for n in range(design.pw_y.size):
+        c, i = design.pw_cell[n], design.pw_item[n]
+        eta = k[c] * (perceived[design.pw_pc[n]] + shift[c] * sign[i]) + beta[c] * design.pw_order[n]
+        total += log_expit(eta if design.pw_y[n] == 1 else -eta)
+    rjudges = design.rating_judges
+    calls = design.rt_y.size // 2
+    for n in range(design.rt_y.size):
+        c, i = design.rt_cell[n], design.rt_item[n]
+        r = rjudges.index(design.cells[c][0])
+        offset = values["omega"][r] * z_call[n % calls]   # answer 2 of call m sits at m + calls
+        eta = k[c] * (values["level"][i] + offset
+                      + 0.5 * design.rt_answer[n] * (perceived[design.rt_pc[n]] + shift[c] * sign[i]))
+        cuts = np.concatenate([[-np.inf], values["cutpoints"][r], [np.inf]])
+        y = design.rt_y[n]
+        total += np.log(expit(eta - cuts[y]) - expit(eta - cuts[y + 1]))
     return total
 
 
-def test_quadrature_matches_brute_force_within_its_known_error():
-    # a sharp judge with a large perception error, many verdicts per pair: the hard case for 12
-    # fixed Gauss-Hermite nodes (about 0.1 per cell at worst); a wrong graph errs by far more
-    rng = np.random.default_rng(4)
-    strategies = ("Vanilla", "CoT", "Rules", "Swap", "Metrics", "Reference")
-    cells = [(0, "pairwise")] * len(strategies) + [(1, "pairwise")] * len(strategies)
-    params = draw_parameters(2, cells, 2, 5, rng)
-    frame, _ = simulate_judgments(25, judges=("J1", "J2"), pairwise=strategies, rating=(), n_subsets=2,
-                                  params=params, random_seed=2)
-    design = judge_design(frame)
+def test_loglik_matches_the_verdicts_written_out():
+    frame, _ = simulate_design(DESIGNS["terms"], 5)
+    design = judge_design(frame, categories=range(DESIGNS["terms"]["n_categories"]))
+    assert model_terms(design) == {"shift": True, "call_offsets": True}
     model = build_model(design)
-    point = model.initial_point()
-    point.update({"tau_log__": np.log([2.0, 0.7]), "log_k_zerosum__": rng.normal(0, 0.4, len(design.cells) - 1),
-                  "sigma_subset_log__": np.log([1.2, 0.8]), "z_item": rng.normal(0, 1, len(design.items)),
-                  "mu_subset": np.array([[1.5, 0.5], [1.0, -0.3]]), "beta": rng.normal(0, 0.4, len(design.cells))})
-    values = dict(zip([v.name for v in model.unobserved_value_vars], model.compile_fn(
-        model.replace_rvs_by_values(model.unobserved_value_vars), inputs=model.value_vars,
-        on_unused_input="ignore")(point)))
+    rng = np.random.default_rng(3)
+    point = {name: value + rng.normal(0, 0.5, np.shape(value)) for name, value in model.initial_point().items()}
+    names = ["gap", "mu_subset", "tau", "k", "shift", "beta", "omega", "level", "cutpoints"]
+    values = dict(zip(names, model.compile_fn(model.replace_rvs_by_values([model[v] for v in names]), inputs=model.value_vars,
+                                              on_unused_input="ignore")(point)))
     loglik = model.compile_fn(model.replace_rvs_by_values(model.potentials)[0], inputs=model.value_vars,
                               on_unused_input="ignore")(point)
-    exact = _brute_force_loglik(design, values)
-    # 50 cells: the fixed rule errs by 0.48 in total here (about 0.01 per cell; adaptive nodes
-    # centred on each cell's mode: 1e-4, but they slow the sampler to a crawl on sharp judges,
-    # see the README); a wrong likelihood graph errs by tens
-    assert abs(float(loglik) - exact) < 1.0
+    # the shared gaps have zero mean within each subset (the subset's mean is mu's)
+    np.testing.assert_allclose(np.bincount(design.item_subset, weights=values["gap"]), 0.0, atol=1e-9)
+    expected = _loglik_by_hand(design, values, point["z_perception"], point["z_call"])
+    assert np.isfinite(expected)
+    np.testing.assert_allclose(float(loglik), expected, rtol=1e-9)

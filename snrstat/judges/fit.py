@@ -19,7 +19,7 @@ from snrstat.inference import Fit, SamplerSettings, diagnose, register_fit, samp
 from snrstat.inference.intervals import check_level, median_interval
 from snrstat.judges import quantities as Q
 from snrstat.judges.counts import counterpart, judge_counts, mode_comparison_counts
-from snrstat.judges.model import NODES, POPULATION_VARS, build_model, data_arrays, model_terms, structure_key
+from snrstat.judges.model import POPULATION_VARS, build_model, data_arrays, model_terms, structure_key
 from snrstat.judges.spec import JudgeDesign, JudgePriors, judge_design, select_judgments
 from snrstat.schema import DataError
 
@@ -291,7 +291,7 @@ def _points(rows: pd.DataFrame, design: JudgeDesign) -> dict:
 
 def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None, repeats: str = "auto",
                priors: JudgePriors | None = None, settings: SamplerSettings | dict | None = None,
-               nodes: int = NODES, level: float = 0.9, categories=None, **sampler) -> JudgeFit:
+               level: float = 0.9, categories=None, **sampler) -> JudgeFit:
     """Fit the judge model to a judgment frame (:func:`snrstat.read_judgments`).
 
     ``subsets``, ``strategies``, ``judges`` select records (None = all; an entry ending in '/'
@@ -299,8 +299,7 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     first ("first"), or ("auto", default) makes follow-up rounds their own strategy
     (:func:`snrstat.judges.spec.select_judgments`). ``settings``
     or keyword overrides (``random_seed``, ``draws``, ``tune``, ``chains``, ...) set the sampler
-    (:class:`snrstat.inference.SamplerSettings`). ``nodes``: Gauss-Hermite points for the
-    judges' perception errors; ``categories``: the rating scale (default: the scores seen).
+    (:class:`snrstat.inference.SamplerSettings`). ``categories``: the rating scale (default: the scores seen).
     """
     settings = SamplerSettings.build(settings, **sampler)
     level = check_level(level)
@@ -310,8 +309,8 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     design.selection.update({"subsets": None if subsets is None else list(np.atleast_1d(subsets)),
                              "strategies": None if strategies is None else list(np.atleast_1d(strategies)),
                              "judges": None if judges is None else list(np.atleast_1d(judges)), "repeats": repeats})
-    idata = sample(lambda: build_model(design, priors, nodes=nodes), settings,
-                   key=structure_key(design, priors, nodes), data=data_arrays(design),
+    idata = sample(lambda: build_model(design, priors), settings,
+                   key=structure_key(design, priors), data=data_arrays(design),
                    keep=lambda v: not v.startswith(("z_", "log_k")))
     mask = cell_items(design)
     const = xr.Dataset({
@@ -328,7 +327,7 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
         "divergences": "refit with a higher target_accept (settings=SamplerSettings(target_accept=0.99)) or "
                        "select fewer strategies"})
     config = {"selection": design.selection, "design": design.counts(), "notes": design.notes,
-              "priors": vars(priors).copy(), "terms": model_terms(design, priors), "nodes": nodes, "settings": settings.to_dict(),
+              "priors": vars(priors).copy(), "terms": model_terms(design, priors), "settings": settings.to_dict(),
               "categories": design.categories, "subsets": design.subsets, "judges": design.judges}
     fit = JudgeFit(idata, config, diagnostics, _points(rows, design), level)
     fit.diagnostics.checks.extend(count_checks(fit, mask.sum(axis=1)))

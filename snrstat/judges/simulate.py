@@ -74,7 +74,7 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
     p = params or draw_parameters(len(judges), cell_idx, n_subsets, n_categories, rng, priors)
     # the terms the model will have for this design (snrstat.judges.model.model_terms): a truth
     # outside the model would make calibration test something else
-    from snrstat.judges.model import SHIFT_MIN_PAIRS
+    from snrstat.judges.model import SHIFT_MIN_PAIRS, group_mean
 
     judge_cells = [j for j, _ in cell_idx]
     if n_items < SHIFT_MIN_PAIRS or max(judge_cells.count(j) for j in set(judge_cells)) < 2:
@@ -82,12 +82,16 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
     if len(rating_judges) * len(rating) < 2:
         p = dict(p, omega=np.zeros_like(np.asarray(p["omega"], dtype=float)))
     subset = np.arange(n_items) % n_subsets
-    gap = p["sigma_subset"][subset] * rng.normal(size=n_items)                # shared by all judges
+    z = rng.normal(size=n_items)
+    gap = p["sigma_subset"][subset] * (z - group_mean(z, subset, n_subsets))  # shared by all judges
     label = rng.integers(1, 3, n_items)
     sign = np.where(label == 1, 1.0, -1.0)
-    level = p["sigma_level"] * rng.normal(size=n_items)
+    z_level = rng.normal(size=n_items)
+    level = p["sigma_level"] * (z_level - z_level.mean())       # zero mean, as in the model
     # the gap each judge perceives: its subset mean, the shared part and its own error
-    perceived = p["mu_subset"][:, subset] + gap[None, :] + p["tau"][:, None] * rng.normal(size=(len(judges), n_items))
+    own = rng.normal(size=(len(judges), n_items))
+    own = own - np.array([group_mean(row, subset, n_subsets) for row in own])    # zero mean per subset
+    perceived = p["mu_subset"][:, subset] + gap[None, :] + p["tau"][:, None] * own
     rj = sorted({j for j, m in cell_idx if m == "rating"})
     items = [f"s{subset[i]}:{i}" for i in range(n_items)]
     rows = []
