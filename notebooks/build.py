@@ -690,9 +690,11 @@ show(plot_cells(cells, title="Posterior medians and 90% intervals (bars), raw co
     ("md", """\
 Most counts sit inside or next to the intervals. The fit's own check (in `fit.diagnostics.checks`,
 printed above) flags one cell: ChatGPT's isolated ratings tie, and so flip with the order, on 47%
-of the pairs against 37% expected. The per-call offset absorbs part of it (omega about 1.8 for
-ChatGPT against 0.4 for GPT-4: ChatGPT's generosity swings from call to call), not all. Read that
-cell by its count. `beta` is the position bias on the logit scale (positive: the answer shown first is
+of the pairs against 37% expected. The per-call offset (`omega`: ChatGPT's generosity swings from
+call to call far more than GPT-4's) absorbs part of it, not all. Read that cell by its count. The
+diagnostics also say that 2 x 500 draws, chosen to keep this notebook quick, leave some judges'
+perception noise (`tau`) with a bulk ESS under 400: for conclusions, fit with 4 chains and more
+draws. `beta` is the position bias on the logit scale (positive: the answer shown first is
 preferred), `snr` the judge's signal-to-noise ratio for ranking: how far its expected verdict moves
 across pairs over the noise of a verdict on one pair."""),
     ("code", """\
@@ -704,7 +706,7 @@ Same judge, same pairs: rating minus pairwise accuracy, rating minus pairwise se
 (1 - flip), and the ratio of their SNRs; `p_rating_better_*` is the posterior probability that
 rating does better. Where the check above flags a rating cell, its difference leans on the model's
 misfit: the self-agreement and SNR verdicts (both judges agree with themselves less when rating
-in isolation) hold in the counts too; the model's GPT-4 accuracy gap (-0.046 [-0.080, -0.016]) is
+in isolation) hold in the counts too; the model's GPT-4 accuracy gap (-0.048 [-0.082, -0.016]) is
 larger than the one counted (-0.019)."""),
     ("code", """\
 fit.mode_comparison().round(3).T"""),

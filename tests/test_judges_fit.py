@@ -126,3 +126,22 @@ def test_strategy_shift_basis_and_terms():
                                 rating_judges=("J1", "J2"), random_seed=1)
     assert model_terms(judge_design(big)) == {"shift": True, "call_offsets": True}
     assert model_terms(judge_design(big), snrstat.judges.spec.JudgePriors(shift_sd=0))["shift"] is False
+
+
+def test_agreement_check_is_quiet_on_its_own_data_and_flags_pairs_in_two_clumps(sim, monkeypatch):
+    """The check of the normal population of pairs: the model's own verdicts pass; verdicts where
+    half the pairs are unanimous for gold and half are coin flips (two clumps no normal makes)
+    are flagged, naming the subset."""
+    import snrstat.judges.fit as F
+
+    frame, _, fit = sim
+    monkeypatch.setattr(F, "AGREEMENT_MIN_PAIRS", 10)    # 15 pairs per subset here
+    design = judge_design(frame, categories=CATEGORIES)
+    assert F.agreement_checks(fit, design, random_seed=0) == []
+    rng = np.random.default_rng(0)
+    gold_first = design.item_sign[design.pw_item] > 0
+    easy = np.isin(design.pw_item, np.flatnonzero(np.arange(len(design.items)) % 2 == 0))
+    right = np.where(easy, True, rng.random(design.pw_y.size) < 0.5)
+    design.pw_y = np.where(right == gold_first, 1, 0)
+    found = F.agreement_checks(fit, design, random_seed=0)
+    assert len(found) == 1 and "s0 (p 0.0" in found[0] and "all for gold" in found[0]

@@ -142,3 +142,25 @@ def test_rating_cell_with_call_offset_and_shift_matches_monte_carlo():
     assert got["flip"][0] == pytest.approx(tie, abs=5 * se)
     assert got["accuracy"][0] == pytest.approx(gold_wins + tie / 2, abs=5 * se)
     assert got["flip"][0] > without["flip"][0] + 0.02  # the offset pushes both scores into the outer categories
+
+
+def test_kernels_give_the_same_draws_in_blocks(monkeypatch):
+    """Blocks of draws (which keep a long fit's temporaries small) change nothing: every draw's
+    quantities are the same as from one pass, in the same order."""
+    rng = np.random.default_rng(3)
+    s, n = 37, 5
+    d = Q.Draws(gap=rng.normal(size=(s, n)), k=np.exp(rng.normal(size=(s, 2))), beta=rng.normal(size=(s, 2)),
+                tau=np.abs(rng.normal(size=(s, 1))), level=rng.normal(size=(s, n)),
+                cutpoints=np.sort(rng.normal(size=(s, 1, 4)), axis=-1), sigma_subset=np.ones((s, 1)),
+                mu_subset=rng.normal(size=(s, 1, 1)), item_subset=np.zeros(n, dtype=int),
+                shift=rng.normal(size=(s, 2)), omega=np.abs(rng.normal(size=(s, 1))))
+    sign, items = np.where(rng.random(n) < 0.5, 1.0, -1.0), np.arange(n)
+    whole_pw = Q.pairwise_cell(d, 0, 0, items, sign)
+    whole_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, chunk=s)
+    monkeypatch.setattr(Q, "DRAW_BLOCK", 10)
+    blocks_pw = Q.pairwise_cell(d, 0, 0, items, sign)
+    blocks_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, chunk=4)
+    for whole, blocks in ((whole_pw, blocks_pw), (whole_rt, blocks_rt)):
+        for key in ("accuracy", "flip", "first", "snr"):
+            assert blocks[key].shape == (s,)
+            np.testing.assert_allclose(blocks[key], whole[key], rtol=1e-12)

@@ -5,12 +5,14 @@
     python validation/sbc_judges.py --n 10 --draws 300 --md - # a quick look
     python validation/sbc_judges.py --resume                  # go on from a stopped run's .partial.csv
     nice -n 10 python validation/sbc_judges.py --design terms # the optional terms on: judges_sbc_terms.*
+    nice -n 10 python validation/sbc_judges.py --design stress # not from the model: judges_sbc_stress.*
 
 Each data set ("basic"): 3 judges with known discrimination, position bias and perception noise
 drawn from the model's priors, 40 pairs in 2 subsets, every judge judging pairwise in both orders
 and the first also rating each answer alone on a 5-point scale (see snrstat.judges.calibration).
 "terms": 60 pairs, two pairwise strategies per judge and two rating strategies for the first, so
 the fit has the per-strategy shift and the rating-call offset (and the truth has them too).
+"stress": the model's assumptions broken as real data break them (see snrstat.judges.calibration.DESIGNS).
 Same ``--seed``, same data sets and same fits.
 """
 
@@ -27,6 +29,13 @@ import pandas as pd
 from snrstat.judges.calibration import DESIGNS, coverage_table, rank_uniformity, run_sbc
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: where each design's truths and data come from (the coverage claim differs)
+ORIGIN = {"basic": "Truths drawn from the model's priors.",
+          "stress": "Truths NOT drawn from the model: fixed LLMBar-like judges moved by up to 25% per data set "
+                    "(snrstat.judges.calibration.stress_parameters), item gaps Student t with 3 df, subsets of "
+                    "70%/30% of the pairs, a quarter of the pairwise verdicts missing, isolated scores against "
+                    "the top of the scale. Coverage should still be nominal; rank uniformity is not expected "
+                    "(that needs truths from the prior)."}
 
 
 def markdown(res: pd.DataFrame, args, seconds: float) -> str:
@@ -38,7 +47,7 @@ def markdown(res: pd.DataFrame, args, seconds: float) -> str:
         "",
         f"{res['dataset'].nunique()} simulated data sets (design {args.design!r}: {DESIGNS[args.design]}), each fitted with "
         f"{args.chains} chains x {args.draws} draws ({args.tune} tuning), seed {args.seed}; "
-        f"{fits['seconds'].sum() / 60:.0f} minutes of fitting. Truths drawn from the model's priors.",
+        f"{fits['seconds'].sum() / 60:.0f} minutes of fitting. " + ORIGIN.get(args.design, ORIGIN["basic"]),
         "",
         f"Sampler health over the fits: max R-hat median {fits['max_r_hat'].median():.3f} "
         f"(worst {fits['max_r_hat'].max():.3f}); fits with divergences: {(fits['divergences'] > 0).sum()}; "
@@ -68,7 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--design", choices=sorted(DESIGNS), default="basic",
                         help="basic: 40 pairs, one strategy per judge; terms: 60 pairs, two pairwise and two "
-                             "rating strategies (the strategy shift and rating-call offsets on)")
+                             "rating strategies (the strategy shift and rating-call offsets on); stress: "
+                             "fixed judges, heavy-tailed gaps, unequal subsets, missing verdicts, a ceiling")
     parser.add_argument("--out", type=Path, default=None,
                         help="per-quantity results (CSV; default validation/results/judges_sbc[_DESIGN].csv)")
     parser.add_argument("--md", default=None, help="markdown summary ('-' = stdout; default next to --out)")
@@ -97,7 +107,8 @@ def main(argv=None) -> int:
             # appended as each data set finishes, so an interrupted run keeps what it has done
             rows.to_csv(partial, mode="a", header=not partial.exists(), index=False)
             print(f"[{d + 1}/{args.n}] {seconds:.0f}s max R-hat {fit.diagnostics.max_r_hat:.3f} "
-                  f"divergences {fit.diagnostics.divergences}", file=sys.stderr, flush=True)
+                  f"divergences {fit.diagnostics.divergences} model checks flagged {len(fit.diagnostics.checks)}",
+                  file=sys.stderr, flush=True)
 
         res = run_sbc(args.n, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
                       design=DESIGNS[args.design], progress=progress, skip=skip)

@@ -28,18 +28,46 @@ DESIGN = {"n_items": 40, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla",),
 #: :func:`snrstat.judges.model.model_terms`: 60 pairs (at least SHIFT_MIN_PAIRS per cell) and
 #: two strategies per judge bring in the strategy shift; two rating strategies rate every pair in
 #: two calls, which brings in the rating-call offset.
+#: ``"stress"`` is not drawn from the model: fixed LLMBar-like judges (see :func:`stress_parameters`),
+#: heavy-tailed item gaps, subsets of 70% and 30% of the pairs, a quarter of the pairwise verdicts
+#: missing at random, and isolated scores piled against the top of the scale.
 DESIGNS = {"basic": DESIGN,
            "terms": {"n_items": 60, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla", "CoT"),
-                     "rating": ("Rating", "Rating_Reference"), "n_subsets": 2, "n_categories": 5}}
+                     "rating": ("Rating", "Rating_Reference"), "n_subsets": 2, "n_categories": 5},
+           "stress": {"n_items": 60, "judges": ("J1", "J2", "J3"), "pairwise": ("Vanilla",), "rating": ("Rating",),
+                      "n_subsets": 2, "n_categories": 5, "gap_df": 3.0, "subset_shares": (0.7, 0.3),
+                      "keep": 0.75, "truths": "fixed"}}
+
+
+def stress_parameters(rng: np.random.Generator) -> dict:
+    """Hand-set judges in LLMBar's image, each value moved by up to 25% per data set: J1 sharp and
+    fair (GPT-4-like, and the one that also rates, with thresholds low enough that most scores
+    sit in the top two categories: a ceiling), J2 moderate with a strong pull to the answer shown
+    first (Falcon-like), J3 noisy with a slight pull to the second. Cells in the order
+    :func:`~snrstat.judges.simulate.simulate_judgments` sorts them: J1 Rating, J1 Vanilla, J2, J3.
+    ``k`` is scaled to geometric mean 1, the model's anchor of the gap scale."""
+    def jitter(x):
+        x = np.asarray(x, dtype=float)
+        return x * np.exp(rng.uniform(-0.25, 0.25, x.shape))
+
+    k = jitter([1.5, 2.4, 1.0, 0.5])
+    return {"k": k / np.exp(np.log(k).mean()), "beta": np.array([0.0, 0.1, 1.4, -0.3]) * jitter(np.ones(4)),
+            "tau": jitter([0.5, 1.0, 1.6]), "mu_subset": jitter([[1.5, 0.6], [1.0, 0.3], [0.8, 0.2]]),
+            "sigma_subset": jitter([1.0, 0.7]), "sigma_level": float(jitter(0.5)), "omega": np.zeros(1),
+            "shift": np.zeros(4), "cutpoints": np.sort(jitter([-3.5, -2.6, -1.8, -0.8]))[None, :]}
 
 
 def simulate_design(design: dict, seed: int):
     """One data set of a calibration design (a dict like :data:`DESIGN`): ``(frame, truth)``."""
     from snrstat.judges.simulate import simulate_judgments
 
+    extra = {key: design[key] for key in ("gap_df", "subset_shares", "keep") if key in design}
+    if design.get("truths") == "fixed":
+        # its own stream, so the data draws below are not shifted by how many numbers it takes
+        extra["params"] = stress_parameters(np.random.default_rng([seed, 1]))
     return simulate_judgments(design["n_items"], judges=design["judges"], pairwise=design["pairwise"],
                               rating=design["rating"], n_subsets=design["n_subsets"],
-                              n_categories=design["n_categories"], random_seed=seed)
+                              n_categories=design["n_categories"], random_seed=seed, **extra)
 
 
 def _truth_draws(truth: dict, design) -> Q.Draws:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import special
 
 from snrstat.inference import Fit, SamplerSettings, diagnose, register_fit, sample
 from snrstat.inference.intervals import check_level, median_interval
@@ -331,6 +332,7 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
               "categories": design.categories, "subsets": design.subsets, "judges": design.judges}
     fit = JudgeFit(idata, config, diagnostics, _points(rows, design), level)
     fit.diagnostics.checks.extend(count_checks(fit, mask.sum(axis=1)))
+    fit.diagnostics.checks.extend(agreement_checks(fit, design, random_seed=settings.random_seed))
     return fit
 
 
@@ -368,3 +370,75 @@ def count_checks(fit: JudgeFit, pairs_per_cell: np.ndarray) -> list[str]:
                          "allows; for pairwise cells, a strategy whose verdicts are not one independent verdict per "
                          "order): read these cells by their counts, or fit fewer strategies together")
     return found
+
+
+#: Pairs with fewer pairwise verdicts than this are left out of the agreement check, and
+#: subsets with fewer such pairs than AGREEMENT_MIN_PAIRS are not checked.
+AGREEMENT_MIN_VERDICTS = 4
+AGREEMENT_MIN_PAIRS = 20
+#: Bins of a pair's share of verdicts for gold: none, up to 1/4, 1/2, 3/4, below all, all.
+AGREEMENT_BINS = ("none", "(0, 1/4]", "(1/4, 1/2]", "(1/2, 3/4]", "(3/4, 1)", "all")
+
+
+def _agreement_histogram(right, pair, n_v, used, subset, n_subsets):
+    """(subset, bin) counts of pairs by their share of verdicts for gold."""
+    share = np.bincount(pair, weights=right, minlength=n_v.size) / np.maximum(n_v, 1)
+    bins = np.where(share == 0, 0, np.where(share == 1, 5, 1 + np.minimum(3, np.ceil(share * 4) - 1))).astype(int)
+    hist = np.zeros((n_subsets, len(AGREEMENT_BINS)))
+    np.add.at(hist, (subset[used], bins[used]), 1)
+    return hist
+
+
+def agreement_checks(fit: JudgeFit, design: JudgeDesign, *, random_seed: int = 0, max_draws: int = 200) -> list[str]:
+    """A posterior predictive check of the model's normal population of pairs (Gelman, Meng &
+    Stern 1996): per subset, the histogram of the pairs' shares of pairwise verdicts for gold
+    against that of fresh pairs from the fitted population (new gaps and perception errors,
+    the same cells and orders per pair), by a chi-square discrepancy. The normal is what
+    ``sigma_subset``, ``items_needed`` and ``power`` draw new pairs from; excess unanimous pairs
+    mean gaps with heavy tails or traps every judge falls into (or wrong gold labels)."""
+    if not design.has_gold or design.pw_y.size == 0:
+        return []
+    n_items, n_subsets = len(design.items), len(design.subsets)
+    sign = np.asarray(design.item_sign, dtype=float)
+    gold_first = sign[design.pw_item] > 0
+    n_v = np.bincount(design.pw_item, minlength=n_items)
+    used = n_v >= AGREEMENT_MIN_VERDICTS
+    subset = np.asarray(design.item_subset, dtype=int)
+    d = _draws_for_quantities(fit.idata, design)
+    take = np.linspace(0, d.k.shape[0] - 1, min(max_draws, d.k.shape[0])).astype(int)
+    rng = np.random.default_rng([int(random_seed), 8])
+    pc_subset = subset[design.pc_item]
+    shift = d.shift if d.shift is not None else np.zeros_like(d.k)
+    reps = []
+    for s in take:
+        gap = d.sigma_subset[s, subset] * rng.standard_normal(n_items)
+        x = (d.mu_subset[s, design.pc_judge, pc_subset] + gap[design.pc_item]
+             + d.tau[s, design.pc_judge] * rng.standard_normal(design.pc_item.size))
+        eta = (d.k[s, design.pw_cell] * (x[design.pw_pc] + shift[s, design.pw_cell]) * sign[design.pw_item]
+               + d.beta[s, design.pw_cell] * design.pw_order)
+        first = rng.random(eta.size) < special.expit(eta)
+        reps.append(_agreement_histogram(first == gold_first, design.pw_item, n_v, used, subset, n_subsets))
+    reps = np.array(reps)                                              # (draw, subset, bin)
+    obs = _agreement_histogram((design.pw_y == 1) == gold_first, design.pw_item, n_v, used, subset, n_subsets)
+    expected = reps.mean(axis=0) + 0.5                                 # +0.5: no empty bins in the divisor
+    t_obs = ((obs - expected) ** 2 / expected).sum(axis=1)
+    t_rep = ((reps - expected) ** 2 / expected).sum(axis=2)
+    found = []
+    for g, name in enumerate(design.subsets):
+        if obs[g].sum() < AGREEMENT_MIN_PAIRS:
+            continue
+        p = float(np.mean(t_rep[:, g] >= t_obs[g]))
+        if p < 0.01:
+            excess = np.argsort(-(obs[g] - expected[g]))[:2]
+            where = ", ".join(f"{AGREEMENT_BINS[b]} for gold: {obs[g, b]:.0f} pairs (model {expected[g, b] - 0.5:.0f})"
+                              for b in excess)
+            found.append((p, f"{name} (p {p:.3f}; {where})"))
+    if not found:
+        return []
+    found.sort()
+    return [f"how the pairs' verdicts split for and against gold differs from the model's normal population of pairs in "
+            f"{len(found)} of {n_subsets} subsets: {'; '.join(f for _, f in found[:3])}. Excess pairs where all verdicts "
+            "agree (for or against gold) mean gaps with heavy tails, or traps every judge falls into (or wrong gold "
+            "labels); excess near one half, pairs the judges cannot tell apart. The per-cell rates average over "
+            "these pairs and stay usable; sigma_subset, items_needed and power, which draw new pairs from the "
+            "normal, describe a typical pair, not these"]

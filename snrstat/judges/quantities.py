@@ -47,6 +47,15 @@ class Draws:
     shift: np.ndarray | None = None     # (S, cells): the strategy's move of the mean gap
     omega: np.ndarray | None = None     # (S, rating judges): sd of a rating call's shared offset
 
+    def rows(self, s: slice) -> "Draws":
+        """The draws in ``s`` (a block of the sample axis)."""
+        def cut(a):
+            return None if a is None else a[s]
+
+        return Draws(gap=self.gap[s], k=self.k[s], beta=self.beta[s], tau=self.tau[s], level=cut(self.level),
+                     cutpoints=cut(self.cutpoints), sigma_subset=self.sigma_subset[s], mu_subset=cut(self.mu_subset),
+                     item_subset=self.item_subset, shift=cut(self.shift), omega=cut(self.omega))
+
     def perceived(self, judge: int, items: np.ndarray, sign: np.ndarray, cell: int | None = None) -> np.ndarray:
         """Mean gap judge ``judge`` perceives on ``items`` with the strategy of ``cell``, oriented to answer 1: (S, I)."""
         g = self.gap[:, items]
@@ -57,8 +66,22 @@ class Draws:
         return g * sign[items]
 
 
+#: Draws per block in the cell kernels: their temporaries are (block x items x nodes), so a long
+#: fit of a large table (10,000 draws x 1,200 pairs) stays in tens of MB instead of GBs.
+DRAW_BLOCK = 256
+
+
 def pairwise_cell(draws: Draws, c: int, judge: int, items: np.ndarray, sign: np.ndarray, nodes: int = QUAD_NODES):
     """accuracy, flip, first, snr (each shape (S,)) of pairwise cell ``c`` on ``items``."""
+    n = draws.k.shape[0]
+    if n > DRAW_BLOCK:
+        blocks = [_pairwise_block(draws.rows(slice(lo, lo + DRAW_BLOCK)), c, judge, items, sign, nodes)
+                  for lo in range(0, n, DRAW_BLOCK)]
+        return {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
+    return _pairwise_block(draws, c, judge, items, sign, nodes)
+
+
+def _pairwise_block(draws: Draws, c: int, judge: int, items: np.ndarray, sign: np.ndarray, nodes: int):
     t, logw = hermite_nodes(nodes)
     w = np.exp(logw)
     x = draws.perceived(judge, items, sign, c)                                # (S, I)
@@ -101,7 +124,7 @@ def rating_cell(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray
     out = {key: np.empty(n) for key in ("accuracy", "flip", "first", "snr")}
     for lo in range(0, n, chunk):
         s = slice(lo, lo + chunk)
-        x = draws.perceived(judge, items, sign, c)[s]
+        x = draws.rows(s).perceived(judge, items, sign, c)
         v = x[:, :, None] + draws.tau[s, judge, None, None] * t[None, None, :]
         k = draws.k[s, c, None, None, None]
         omega = 0.0 if draws.omega is None else draws.omega[s, rjudge][:, None, None, None]

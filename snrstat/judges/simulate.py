@@ -53,6 +53,7 @@ def draw_parameters(n_judges: int, cells: list[tuple[int, str]], n_subsets: int,
 def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise=("Vanilla",),
                        rating=("Rating",), rating_judges=None, n_subsets: int = 2, n_categories: int = 6,
                        params: dict | None = None, priors: JudgePriors | None = None,
+                       gap_df: float | None = None, subset_shares=None, keep: float = 1.0,
                        random_seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """A judgment table from the judge model, and the truth behind it.
 
@@ -62,9 +63,20 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
     :func:`draw_parameters`) fixes the parameters; by default they are drawn from ``priors``.
     Returns (frame in the shape of :func:`snrstat.io.judgments.read_judgments`, truth) where
     truth holds the parameters, the item gaps and the cell list.
+
+    Three options break the model's assumptions the way real evaluations do, to check a fit
+    where it is misspecified: ``gap_df`` draws the shared item gaps from a Student t with that
+    many degrees of freedom (scaled to the same sd; the model pools them as normal);
+    ``subset_shares`` gives the subsets unequal shares of the items (default equal);
+    ``keep`` < 1 keeps each pairwise verdict with that probability, so cells judge different
+    pairs and some pairs in one order only.
     """
     if n_items < 2:
         raise DataError(f"n_items must be at least 2, got {n_items}")
+    if gap_df is not None and not gap_df > 2:
+        raise DataError(f"gap_df must be above 2 (a finite sd), got {gap_df}")
+    if not 0 < keep <= 1:
+        raise DataError(f"keep must lie in (0, 1], got {keep}")
     rng = np.random.default_rng(random_seed)
     judges = list(judges)
     rating_judges = judges[:1] if rating_judges is None else list(rating_judges)
@@ -81,8 +93,17 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
         p = dict(p, shift=np.zeros(len(cells)))
     if len(rating_judges) * len(rating) < 2:
         p = dict(p, omega=np.zeros_like(np.asarray(p["omega"], dtype=float)))
-    subset = np.arange(n_items) % n_subsets
-    z = rng.normal(size=n_items)
+    if subset_shares is None:
+        subset = np.arange(n_items) % n_subsets
+    else:
+        shares = np.asarray(subset_shares, dtype=float)
+        if shares.shape != (n_subsets,) or (shares <= 0).any():
+            raise DataError(f"subset_shares must be {n_subsets} positive numbers, got {subset_shares!r}")
+        bounds = np.cumsum(shares / shares.sum())[:-1] * n_items
+        subset = np.searchsorted(np.round(bounds), np.arange(n_items), side="right")
+        if np.bincount(subset, minlength=n_subsets).min() < 2:
+            raise DataError(f"subset_shares {subset_shares!r} leave a subset with fewer than 2 of {n_items} items")
+    z = rng.normal(size=n_items) if gap_df is None else rng.standard_t(gap_df, n_items) / np.sqrt(gap_df / (gap_df - 2))
     gap = p["sigma_subset"][subset] * (z - group_mean(z, subset, n_subsets))  # shared by all judges
     label = rng.integers(1, 3, n_items)
     sign = np.where(label == 1, 1.0, -1.0)
@@ -102,9 +123,10 @@ def simulate_judgments(n_items: int = 60, *, judges=("J1", "J2", "J3"), pairwise
             for swap in (False, True):
                 o = -1.0 if swap else 1.0
                 prefer1 = rng.random(n_items) < special.expit(p["k"][c] * v + p["beta"][c] * o)
+                kept = np.ones(n_items, dtype=bool) if keep == 1 else rng.random(n_items) < keep
                 rows += [{"subset": f"s{subset[i]}", "item": items[i], "judge": jname, "strategy": strategy,
                           "swap": swap, "label": int(label[i]), "winner": 1 if prefer1[i] else 2}
-                         for i in range(n_items)]
+                         for i in np.flatnonzero(kept)]
         else:
             cut = p["cutpoints"][rj.index(j)]
             offset = p["omega"][rj.index(j)] * rng.normal(size=n_items)     # the call's, shared by both scores
