@@ -62,7 +62,7 @@ def test_category_probs_sum_to_one_and_follow_eta():
 def test_rating_cell_matches_monte_carlo():
     d = _draws()
     sign = np.array([1.0, -1.0, 1.0])
-    got = Q.rating_cell(d, 1, 0, 0, np.arange(3), sign, nodes=24)
+    got = Q.rating_cell(d, 1, 0, 0, np.arange(3), sign)
     rng = np.random.default_rng(1)
     n = 300_000
     v = ((d.gap[0] + 0.3) * sign)[None, :] + 0.7 * rng.normal(size=(n, 3))
@@ -124,8 +124,8 @@ def test_rating_cell_with_call_offset_and_shift_matches_monte_carlo():
     base = _draws()
     d = Q.Draws(**{**base.__dict__, "omega": np.array([[1.2]]), "shift": np.array([[0.0, 0.5]])})
     sign = np.array([1.0, -1.0, 1.0])
-    got = Q.rating_cell(d, 1, 0, 0, np.arange(3), sign, nodes=24, call_nodes=16)
-    without = Q.rating_cell(base, 1, 0, 0, np.arange(3), sign, nodes=24)
+    got = Q.rating_cell(d, 1, 0, 0, np.arange(3), sign)
+    without = Q.rating_cell(base, 1, 0, 0, np.arange(3), sign)
     rng = np.random.default_rng(2)
     n = 300_000
     v = ((d.gap[0] + 0.3 + 0.5) * sign)[None, :] + 0.7 * rng.normal(size=(n, 3))
@@ -156,11 +156,35 @@ def test_kernels_give_the_same_draws_in_blocks(monkeypatch):
                 shift=rng.normal(size=(s, 2)), omega=np.abs(rng.normal(size=(s, 1))))
     sign, items = np.where(rng.random(n) < 0.5, 1.0, -1.0), np.arange(n)
     whole_pw = Q.pairwise_cell(d, 0, 0, items, sign)
-    whole_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, chunk=s)
+    whole_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, 6)
     monkeypatch.setattr(Q, "DRAW_BLOCK", 10)
+    monkeypatch.setattr(Q, "RATING_BLOCK", 4 * n * 8 * 6)
     blocks_pw = Q.pairwise_cell(d, 0, 0, items, sign)
-    blocks_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, chunk=4)
+    blocks_rt = Q.rating_cell(d, 1, 0, 0, items, sign, 8, 6)
     for whole, blocks in ((whole_pw, blocks_pw), (whole_rt, blocks_rt)):
         for key in ("accuracy", "flip", "first", "snr"):
             assert blocks[key].shape == (s,)
             np.testing.assert_allclose(blocks[key], whole[key], rtol=1e-12)
+
+
+def test_rating_nodes_are_few_for_narrow_errors_more_for_wide_and_stay_within_tolerance():
+    """The node choice adapts to how wide the perception and call errors are in logit units, and
+    the chosen rule agrees with a dense one to the stated tolerance (Monte Carlo tests above check
+    the dense rule itself)."""
+    rng = np.random.default_rng(4)
+    s, n = 30, 40
+
+    def draws(spread):
+        return Q.Draws(gap=rng.normal(size=(s, n)), k=np.full((s, 2), 1.5), beta=np.zeros((s, 2)),
+                       tau=np.full((s, 1), 0.3 * spread), level=0.5 * rng.normal(size=(s, n)),
+                       cutpoints=np.tile(np.linspace(-3, 3, 9), (s, 1, 1)), sigma_subset=np.ones((s, 1)),
+                       mu_subset=np.zeros((s, 1, 1)), item_subset=np.zeros(n, dtype=int),
+                       omega=np.full((s, 1), 0.3 * spread))
+    sign, items = np.where(rng.random(n) < 0.5, 1.0, -1.0), np.arange(n)
+    narrow, wide = draws(1.0), draws(6.0)
+    few, many = Q.rating_nodes(narrow, 1, 0, 0, items, sign), Q.rating_nodes(wide, 1, 0, 0, items, sign)
+    assert few[0] < many[0] and few[1] < many[1]
+    for d in (narrow, wide):
+        chosen, dense = Q.rating_cell(d, 1, 0, 0, items, sign), Q.rating_cell(d, 1, 0, 0, items, sign, 48, 64)
+        for key in ("accuracy", "flip", "first", "snr"):
+            np.testing.assert_allclose(chosen[key], dense[key], atol=Q.RATING_TOL, rtol=Q.RATING_TOL)

@@ -45,6 +45,12 @@ def main(argv=None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.save:
         fit.save(args.save)
+    write_report(fit, args, seconds, peak)
+    return 0
+
+
+def write_report(fit, args, seconds: float, peak: float, how: str = "") -> str:
+    """The markdown of a fit (to ``args.md``, and printed); ``how`` says how it was run when not by the command."""
     d = fit.diagnostics
     counts = fit.compare_counts()
     inside = counts.groupby("quantity")["inside"].mean()
@@ -57,7 +63,7 @@ def main(argv=None) -> int:
         "# The judge model on LLMBar (issue 15)", "",
         f"`python validation/real_judges.py {selection} --draws {args.draws} --tune {args.tune} --chains {args.chains} "
         f"--random-seed {args.random_seed}`: {fit.config['design']}; {seconds / 60:.1f} minutes on two cores, "
-        f"peak memory {peak:.0f} MB.", "",
+        f"peak memory {peak:.0f} MB.{how}", "",
         "## Sampler diagnostics", "", f"`{d!r}`", "",
         "Worst quantities:", "", d.table.sort_values("ess_bulk").head(8).to_markdown(floatfmt=".3f"), "",
         "## The model against raw counts", "",
@@ -71,7 +77,7 @@ def main(argv=None) -> int:
     if args.md != "-":
         Path(args.md).write_text(text)
     print(text)
-    return 0
+    return text
 
 
 if __name__ == "__main__":

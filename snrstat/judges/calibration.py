@@ -115,7 +115,7 @@ def true_values(truth: dict, design) -> dict[str, float]:
         if design.cell_mode[c] == "pairwise":
             per[c] = Q.pairwise_cell(draws, c, j, items, design.item_sign)
         else:
-            per[c] = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign, 12)
+            per[c] = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign)
         for q in ("accuracy", "flip", "first", "snr"):
             out[f"{q}[{labels[c]}]"] = float(per[c][q][0])
     for r, p in comparisons(design):

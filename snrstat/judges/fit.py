@@ -246,7 +246,7 @@ def add_quantities(idata, design: JudgeDesign, nodes: int = Q.QUAD_NODES) -> Non
         if design.cell_mode[c] == "pairwise":
             out = Q.pairwise_cell(draws, c, j, items, design.item_sign, nodes)
         else:
-            out = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign, min(nodes, 12))
+            out = Q.rating_cell(draws, c, j, rjudges.index(judge), items, design.item_sign)
         per_cell[c] = out
         for q in CELL_QUANTITIES:
             values[q][..., c] = out[q].reshape(shape)
@@ -259,11 +259,14 @@ def add_quantities(idata, design: JudgeDesign, nodes: int = Q.QUAD_NODES) -> Non
         ccoords = {"chain": post["chain"].values, "draw": post["draw"].values, "comparison": labels}
         contrasts = {"accuracy_diff": [], "agreement_diff": [], "snr_ratio": []}
         for r, p in pairs:
-            # the same pairs: recompute the pairwise cell on the rating cell's items when they differ
-            items = np.flatnonzero(mask[r] & mask[p])
+            # the same pairs: recompute a cell on the pairs both judged where it judged others too
+            both = mask[r] & mask[p]
+            items = np.flatnonzero(both)
             j = design.judges.index(design.cells[r][0])
-            rr = Q.rating_cell(draws, r, j, rjudges.index(design.cells[r][0]), items, design.item_sign, min(nodes, 12))
-            pp = Q.pairwise_cell(draws, p, j, items, design.item_sign, nodes)
+            rr = per_cell[r] if np.array_equal(both, mask[r]) else \
+                Q.rating_cell(draws, r, j, rjudges.index(design.cells[r][0]), items, design.item_sign)
+            pp = per_cell[p] if np.array_equal(both, mask[p]) else \
+                Q.pairwise_cell(draws, p, j, items, design.item_sign, nodes)
             contrasts["accuracy_diff"].append(rr["accuracy"] - pp["accuracy"])
             contrasts["agreement_diff"].append(pp["flip"] - rr["flip"])
             contrasts["snr_ratio"].append(rr["snr"] / pp["snr"])
@@ -313,6 +316,14 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     idata = sample(lambda: build_model(design, priors), settings,
                    key=structure_key(design, priors), data=data_arrays(design),
                    keep=lambda v: not v.startswith(("z_", "log_k")))
+    return finish_judge_fit(idata, rows, design, priors=priors, settings=settings, level=level)
+
+
+def finish_judge_fit(idata, rows: pd.DataFrame, design: JudgeDesign, *, priors: JudgePriors,
+                     settings: SamplerSettings, level: float = 0.9) -> JudgeFit:
+    """The steps of :func:`fit_judges` after sampling: the design as constant data, the cell
+    quantities for every draw, diagnostics and the model checks. Separate so that a long fit's
+    posterior, saved as sampled, can be finished again without resampling."""
     mask = cell_items(design)
     const = xr.Dataset({
         "item_sign": ("item", design.item_sign), "item_subset": ("item", design.item_subset),

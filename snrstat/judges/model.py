@@ -41,9 +41,6 @@ import numpy as np
 
 from snrstat.judges.spec import JudgeDesign, JudgePriors
 
-#: Gauss-Hermite points per rating call, for quantities that integrate a call's offset out of
-#: posterior draws (:mod:`snrstat.judges.quantities`); the model samples the offsets.
-CALL_NODES = 24
 # stands in for the infinite outer cut points: large enough that exp(-(_BIG - |eta|)) is nil for any
 # plausible eta, small enough that exp(_BIG + eta) stays finite (JAX differentiates both branches of
 # softplus, and an overflow there turns the whole gradient into NaN)

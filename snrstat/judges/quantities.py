@@ -21,12 +21,13 @@ in LLMBar): a tie is a flip, and accuracy counts it half right.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special, stats
 
-from snrstat.judges.model import CALL_NODES, hermite_nodes
+from snrstat.judges.model import hermite_nodes
 
 QUAD_NODES = 16
 
@@ -113,37 +114,109 @@ def category_probs(eta: np.ndarray, cut: np.ndarray) -> np.ndarray:
     return np.diff(cdf, axis=-1)
 
 
+#: Elements (draws x items x perception nodes x call nodes) per block of the rating kernel; each
+#: running array of its category loop is this size (16 MB of float64).
+RATING_BLOCK = 2**21
+#: Largest change of a cell's accuracy, flip or first-answer rate (and relative change of its SNR)
+#: that the node choice of :func:`rating_nodes` allows: a hundredth of a typical posterior sd.
+RATING_TOL = 1e-4
+_NODE_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
+_DENSE = (48, 64)
+
+
 def rating_cell(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
-                nodes: int = QUAD_NODES, chunk: int = 16, call_nodes: int = CALL_NODES):
-    """accuracy, flip, first, snr (each (S,)) of rating cell ``c`` (isolated scores) on ``items``."""
+                nodes: int | None = None, call_nodes: int | None = None):
+    """accuracy, flip, first, snr (each (S,)) of rating cell ``c`` (isolated scores) on ``items``.
+
+    The perception error and the call's offset are integrated with ``nodes`` x ``call_nodes``
+    Gauss-Hermite points; None picks them with :func:`rating_nodes`.
+    """
+    if nodes is None or call_nodes is None:
+        chosen = rating_nodes(draws, c, judge, rjudge, items, sign)
+        nodes, call_nodes = nodes or chosen[0], call_nodes or chosen[1]
+    per_item = _rating_items(draws, c, judge, rjudge, items, sign, nodes, call_nodes)
+    return {"accuracy": per_item["correct"].mean(axis=1), "flip": per_item["tie"].mean(axis=1),
+            "first": ((1 - per_item["tie"]) / 2).mean(axis=1), "snr": _snr(per_item["margin"])}
+
+
+def rating_nodes(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
+                 tol: float = RATING_TOL, check_draws: int = 16) -> tuple[int, int]:
+    """The fewest perception and call-offset nodes whose cell quantities stay within ``tol`` of a
+    dense rule (48 x 64 points) on ``check_draws`` draws spread over the sample (the draws that
+    make up the posterior's quantiles). A rule needs a handful of nodes when k * tau and k * omega
+    are small and dozens when an error spans several score categories."""
+    n = draws.k.shape[0]
+    sub = draws.rows(np.unique(np.linspace(0, n - 1, min(n, check_draws)).astype(int)))
+    has_offset = draws.omega is not None
+
+    def values(h, e):
+        out = rating_cell(sub, c, judge, rjudge, items, sign, h, e)
+        return np.stack([out[q] for q in ("accuracy", "flip", "first", "snr")])
+
+    ref = values(_DENSE[0], _DENSE[1] if has_offset else 1)
+    scale = np.maximum(np.abs(ref), 1.0)               # SNR may exceed 1: compare it relatively
+
+    def fewest(vary_call: bool) -> int:
+        for m in _NODE_STEPS:
+            got = values(_DENSE[0], m) if vary_call else values(m, _DENSE[1] if has_offset else 1)
+            if np.max(np.abs(got - ref) / scale) < tol / 2:
+                return m
+        # not settled at the largest step: use the dense rule, and say so where even its last
+        # step moved the quantities by more than ten times the tolerance
+        moved = np.max(np.abs(got - ref) / scale)
+        if moved > 10 * tol:
+            warnings.warn(f"rating quantities of cell {c}: the {'call-offset' if vary_call else 'perception'} "
+                          f"integral moves by {moved:.1e} between {m} and {_DENSE[int(vary_call)]} nodes (errors "
+                          "very wide in logit units); the quantities may be off by about that", UserWarning,
+                          stacklevel=3)
+        return _DENSE[int(vary_call)]
+
+    return fewest(False), (fewest(True) if has_offset else 1)
+
+
+def _rating_items(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
+                  nodes: int, call_nodes: int) -> dict:
+    """Per draw and pair (S, I): P(verdict = gold) ('correct'), P(tie) and E[verdict] ('margin')."""
+    n, size = draws.k.shape[0], len(items) * nodes * call_nodes
+    block = max(1, RATING_BLOCK // max(size, 1))
+    parts = [_rating_block(draws.rows(slice(lo, lo + block)), c, judge, rjudge, items, sign, nodes, call_nodes)
+             for lo in range(0, n, block)]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _rating_block(d: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
+                  nodes: int, call_nodes: int) -> dict:
     t, logw = hermite_nodes(nodes)
-    w = np.exp(logw)
-    te, logwe = hermite_nodes(call_nodes if draws.omega is not None else 1)  # no offset: one node is exact
-    we = np.exp(logwe)
-    n = draws.gap.shape[0]
-    out = {key: np.empty(n) for key in ("accuracy", "flip", "first", "snr")}
-    for lo in range(0, n, chunk):
-        s = slice(lo, lo + chunk)
-        x = draws.rows(s).perceived(judge, items, sign, c)
-        v = x[:, :, None] + draws.tau[s, judge, None, None] * t[None, None, :]
-        k = draws.k[s, c, None, None, None]
-        omega = 0.0 if draws.omega is None else draws.omega[s, rjudge][:, None, None, None]
-        # the call's offset e is shared by both scores: integrate it with its own nodes (axis 3)
-        lev = draws.level[s][:, items][:, :, None, None] + omega * te[None, None, None, :]
-        cut = draws.cutpoints[s, rjudge][:, None, None, None, :]
-        p1 = category_probs(k * (lev + v[..., None] / 2), cut)               # (S, I, H, E, K)
-        p2 = category_probs(k * (lev - v[..., None] / 2), cut)
-        below2 = np.cumsum(p2, axis=-1) - p2                                  # P(S2 < c)
-        win1 = (p1 * below2).sum(-1) @ we
-        tie = (p1 * p2).sum(-1) @ we
-        win2 = 1 - win1 - tie
-        gold1 = (sign[items] > 0)[None, :, None]
-        correct = np.where(gold1, win1, win2) + tie / 2
-        out["accuracy"][s] = (correct @ w).mean(axis=1)
-        out["flip"][s] = (tie @ w).mean(axis=1)
-        out["first"][s] = ((1 - tie) / 2 @ w).mean(axis=1)
-        out["snr"][s] = _snr((win1 - win2) @ w)
-    return out
+    te, logwe = hermite_nodes(call_nodes)
+    w, we = np.exp(logw), np.exp(logwe)
+    k = d.k[:, c, None, None, None]
+    omega = np.zeros(d.k.shape[0]) if d.omega is None else d.omega[:, rjudge]
+    half = (d.perceived(judge, items, sign, c)[:, :, None] + d.tau[:, judge, None, None] * t) / 2   # (S, I, H)
+    centre = d.level[:, items][:, :, None, None] + (omega[:, None] * te)[:, None, None, :]        # (S, I, 1, E)
+    # P(score <= j | eta) = expit(cut_j - eta) = 1 / (1 + exp(eta) exp(-cut_j)): one exp per node
+    # and score instead of one per cut point; the two scores share the call's offset (axis 3)
+    with np.errstate(over="ignore"):
+        grow1 = np.exp(k * (centre + half[..., None]))                                   # (S, I, H, E)
+        grow2 = np.exp(k * (centre - half[..., None]))
+        shrink = np.exp(-d.cutpoints[:, rjudge])                                          # (S, K-1)
+    below1 = np.zeros_like(grow1)        # P(S1 <= j - 1) and P(S2 <= j - 1) as j runs up the scale
+    below2 = np.zeros_like(grow2)
+    win1 = np.zeros_like(grow1)          # P(S1 > S2)
+    tie = np.zeros_like(grow1)
+    for j in range(shrink.shape[1] + 1):
+        if j < shrink.shape[1]:
+            q = shrink[:, j, None, None, None]
+            at1, at2 = 1 / (1 + grow1 * q), 1 / (1 + grow2 * q)
+        else:
+            at1, at2 = np.ones_like(grow1), np.ones_like(grow2)
+        p1, p2 = at1 - below1, at2 - below2
+        win1 += p1 * below2
+        tie += p1 * p2
+        below1, below2 = at1, at2
+    win1, tie = (win1 @ we) @ w, (tie @ we) @ w                                           # (S, I)
+    win2 = 1 - win1 - tie
+    gold1 = (sign[items] > 0)[None, :]
+    return {"correct": np.where(gold1, win1, win2) + tie / 2, "tie": tie, "margin": win1 - win2}
 
 
 # ---------------------------------------------------------------------------- planning
