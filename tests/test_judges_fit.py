@@ -145,3 +145,26 @@ def test_agreement_check_is_quiet_on_its_own_data_and_flags_pairs_in_two_clumps(
     design.pw_y = np.where(right == gold_first, 1, 0)
     found = F.agreement_checks(fit, design, random_seed=0)
     assert len(found) == 1 and "s0 (p 0.0" in found[0] and "all for gold" in found[0]
+
+
+def test_a_saved_posterior_is_finished_again_to_the_same_fit(sim, tmp_path):
+    """finish_judge_fit (the steps after sampling) turns the posterior as sampled into the same
+    fit, so a long fit whose post-processing failed need not be sampled again."""
+    import arviz as az
+
+    from snrstat.inference import SamplerSettings
+    from snrstat.judges.fit import CELL_QUANTITIES, COMPARISONS, finish_judge_fit
+    from snrstat.judges.spec import JudgePriors, select_judgments
+
+    frame, _, fit = sim
+    raw = fit.idata.copy()
+    raw.posterior = raw.posterior.drop_vars([v for v in CELL_QUANTITIES + COMPARISONS if v in raw.posterior])
+    raw.to_netcdf(tmp_path / "raw.nc")
+    rows = select_judgments(frame, repeats="auto")
+    design = judge_design(rows, repeats="all", categories=CATEGORIES)
+    again = finish_judge_fit(az.from_netcdf(tmp_path / "raw.nc"), rows, design, priors=JudgePriors(),
+                             settings=SamplerSettings.build(None, draws=300, tune=300, chains=2, random_seed=3))
+    a, b = fit.summary(), again.summary()
+    assert list(a.index) == list(b.index)
+    np.testing.assert_allclose(b[["median", "lo", "hi"]].to_numpy(), a[["median", "lo", "hi"]].to_numpy(), rtol=1e-12)
+    assert again.diagnostics.checks == fit.diagnostics.checks
