@@ -51,14 +51,6 @@ def test_snr_definition():
     assert Q._snr(m)[0] == pytest.approx(0.6 / np.sqrt(1 - 0.36))
 
 
-def test_category_probs_sum_to_one_and_follow_eta():
-    cut = np.array([-1.0, 0.0, 1.0])
-    p = Q.category_probs(np.array([-2.0, 0.0, 2.0]), cut)
-    assert p.shape == (3, 4) and np.allclose(p.sum(-1), 1.0) and np.all(p >= 0)
-    mean = (p * np.arange(4)).sum(-1)
-    assert np.all(np.diff(mean) > 0)
-
-
 def test_rating_cell_matches_monte_carlo():
     d = _draws()
     sign = np.array([1.0, -1.0, 1.0])

@@ -105,15 +105,6 @@ def _snr(m: np.ndarray) -> np.ndarray:
     return np.sqrt(ms / np.maximum(1 - ms, 1e-12))
 
 
-def category_probs(eta: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """P(score = category) of an ordered logistic, last axis = category; ``cut`` (..., K-1)
-    broadcasts against eta[..., None]."""
-    cdf = special.expit(cut - eta[..., None])
-    ones = np.ones(cdf.shape[:-1] + (1,))
-    cdf = np.concatenate([0 * ones, cdf, ones], axis=-1)
-    return np.diff(cdf, axis=-1)
-
-
 #: Elements (draws x items x perception nodes x call nodes) per block of the rating kernel; each
 #: running array of its category loop is this size (16 MB of float64).
 RATING_BLOCK = 2**21
@@ -147,18 +138,18 @@ def rating_nodes(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarra
     are small and dozens when an error spans several score categories."""
     n = draws.k.shape[0]
     sub = draws.rows(np.unique(np.linspace(0, n - 1, min(n, check_draws)).astype(int)))
-    has_offset = draws.omega is not None
+    dense_call = _DENSE[1] if draws.omega is not None else 1    # no offset: one node is exact
 
     def values(h, e):
         out = rating_cell(sub, c, judge, rjudge, items, sign, h, e)
         return np.stack([out[q] for q in ("accuracy", "flip", "first", "snr")])
 
-    ref = values(_DENSE[0], _DENSE[1] if has_offset else 1)
+    ref = values(_DENSE[0], dense_call)
     scale = np.maximum(np.abs(ref), 1.0)               # SNR may exceed 1: compare it relatively
 
     def fewest(vary_call: bool) -> int:
         for m in _NODE_STEPS:
-            got = values(_DENSE[0], m) if vary_call else values(m, _DENSE[1] if has_offset else 1)
+            got = values(_DENSE[0], m) if vary_call else values(m, dense_call)
             if np.max(np.abs(got - ref) / scale) < tol / 2:
                 return m
         # not settled at the largest step: use the dense rule, and say so where even its last
@@ -171,7 +162,7 @@ def rating_nodes(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarra
                           stacklevel=3)
         return _DENSE[int(vary_call)]
 
-    return fewest(False), (fewest(True) if has_offset else 1)
+    return fewest(False), (fewest(True) if dense_call > 1 else 1)
 
 
 def _rating_items(draws: Draws, c: int, judge: int, rjudge: int, items: np.ndarray, sign: np.ndarray,
