@@ -201,3 +201,38 @@ def test_diagnostics_flag_problems(toy):
     d = diagnose(bad, ["mu"])
     assert not d.ok and "R-hat" in d.messages[0]
     assert d.to_dict()["max_r_hat"] > 1.01
+
+
+def test_merge_chains_joins_runs_of_other_seeds(toy):
+    """A fit sampled in parts: the second run's chains follow the first's, renumbered, and the
+    diagnostics compare all four."""
+    from snrstat.inference import merge_chains
+
+    other = sample(_model(np.array([0.1, 0.5, 0.9])), SamplerSettings(random_seed=4, draws=300, tune=300, chains=2),
+                   key=("toy", 3))
+    merged = merge_chains(toy.idata, other)
+    assert list(merged.posterior["chain"].values) == [0, 1, 2, 3]
+    np.testing.assert_array_equal(merged.posterior["theta"].isel(chain=[2, 3]).values, other.posterior["theta"].values)
+    assert merged.attrs["runs"] == 2
+    assert merged.attrs["sample_s"] == pytest.approx(toy.idata.attrs["sample_s"] + other.attrs["sample_s"])
+    import arviz as az
+
+    d = diagnose(merged, ["mu", "sigma", "theta"])
+    assert d.table.loc["mu", "r_hat"] == pytest.approx(float(az.rhat(merged, var_names=["mu"])["mu"]), rel=1e-9)
+
+
+def test_merge_chains_refuses_a_repeated_seed_other_data_or_other_draws(toy):
+    from snrstat.inference import merge_chains
+
+    def run(y, seed, draws=300):
+        return sample(_model(np.asarray(y)), SamplerSettings(random_seed=seed, draws=draws, tune=300, chains=2),
+                      key=("toy", 3), data={"y": np.asarray(y)})
+
+    with pytest.raises(DataError, match="same seed twice"):
+        merge_chains(toy.idata, run([0.1, 0.5, 0.9], 3))
+    with pytest.raises(DataError, match="draws per chain"):
+        merge_chains(toy.idata, run([0.1, 0.5, 0.9], 5, draws=200))
+    with pytest.raises(DataError, match="not fits of the same data"):
+        merge_chains(toy.idata, run([2.0, 2.5, 3.0], 5))
+    with pytest.raises(DataError, match="at least two runs"):
+        merge_chains(toy.idata)

@@ -168,3 +168,36 @@ def test_a_saved_posterior_is_finished_again_to_the_same_fit(sim, tmp_path):
     assert list(a.index) == list(b.index)
     np.testing.assert_allclose(b[["median", "lo", "hi"]].to_numpy(), a[["median", "lo", "hi"]].to_numpy(), rtol=1e-12)
     assert again.diagnostics.checks == fit.diagnostics.checks
+
+
+def test_a_fit_sampled_in_parts_is_joined_and_finished_over_every_chain(sim, tmp_path):
+    """The full-LLMBar route: runs with other seeds saved as sampled, their chains joined
+    (merge_chains) and finished once; a run of another selection is refused."""
+    import arviz as az
+
+    from snrstat.inference import SamplerSettings, merge_chains, write_idata
+    from snrstat.judges.fit import finish_judge_fit, judge_selection, sample_judge_posterior
+    from snrstat.judges.spec import JudgePriors
+    from snrstat.schema import DataError
+
+    frame, _, fit = sim
+    rows, design = judge_selection(frame, categories=CATEGORIES)
+    parts = []
+    for seed in (4, 5):
+        settings = SamplerSettings.build(None, draws=300, tune=300, chains=2, random_seed=seed)
+        path = write_idata(sample_judge_posterior(design, JudgePriors(), settings), tmp_path / f"raw{seed}.nc")
+        parts.append(az.from_netcdf(path))
+    joined = finish_judge_fit(merge_chains(*parts), rows, design, priors=JudgePriors(),
+                              settings=SamplerSettings.build(None, draws=300, tune=300, chains=4, random_seed=4))
+    assert joined.idata.posterior.sizes["chain"] == 4
+    r_hat = float(az.rhat(joined.idata, var_names=["accuracy"])["accuracy"].sel(cell="J2|Vanilla"))
+    assert joined.summary().loc["accuracy[J2|Vanilla]", "r_hat"] == pytest.approx(r_hat, rel=1e-9)
+    a, b = fit.summary()["median"], joined.summary()["median"]
+    cells = [r for r in a.index if r.startswith(("accuracy[", "flip["))]
+    np.testing.assert_allclose(b[cells], a[cells], atol=0.05)  # the same posterior, other draws
+    # a run of another selection carries other data
+    rows2, design2 = judge_selection(frame, judges=["J2"], categories=CATEGORIES)
+    other = sample_judge_posterior(design2, JudgePriors(), SamplerSettings.build(None, draws=300, tune=300, chains=2,
+                                                                                  random_seed=6))
+    with pytest.raises(DataError):
+        merge_chains(parts[0], other)

@@ -173,31 +173,13 @@ class Fit:
         fails or is interrupted leaves any previous file at ``path`` as it was, and concurrent
         saves to one path leave one complete fit. Returns the path written.
         """
-        target = fit_file(path)
-        folder = target.parent
-        if folder.exists() and not folder.is_dir():
-            raise DataError(f"cannot save to {target}: {folder} is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            raise DataError(f"cannot save to {target}: folder {folder} is not writable")
         payload = self._payload()
         idata = self.idata.copy()
         idata.attrs = {k: v for k, v in dict(self.idata.attrs).items() if not str(k).startswith("snrstat_")}
         idata.attrs.update(_netcdf_attrs(idata.attrs))
         idata.attrs.update(payload)
         idata.attrs["snrstat_id"] = _fit_hash(idata, payload)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        try:
-            _write_netcdf(idata, tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return write_idata(idata, fit_file(path))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}(kind={self.kind!r})"]
@@ -327,6 +309,31 @@ def _fit_hash(idata, payload: dict) -> str:
             else:
                 h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
+
+
+def write_idata(idata, target) -> Path:
+    """Write InferenceData to ``target`` (NetCDF) through a temporary file in the same folder,
+    renamed over ``target`` once complete: a failed or interrupted write leaves any previous
+    file as it was. Also for a posterior saved as sampled, before a fit is finished."""
+    target = Path(target)
+    folder = target.parent
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"cannot save to {target}: {folder} is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"cannot save to {target}: folder {folder} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        _write_netcdf(idata, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
 
 
 def _write_netcdf(idata, path: str) -> None:

@@ -10,14 +10,18 @@ with nutpie's ``with_data``. The compilation backend is chosen by measurement (s
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
+
 from snrstat.inference.diagnostics import SamplerWarning
 from snrstat.inference.settings import RETRY_TARGET_ACCEPT, SamplerSettings
+from snrstat.schema import DataError
 
 log = logging.getLogger("snrstat.inference")
 
@@ -162,8 +166,26 @@ def sample(model, settings: SamplerSettings | None = None, *, key=None, data: di
         idata.posterior = idata.posterior[[v for v in idata.posterior.data_vars if keep(v)]]
     idata.attrs.update({"sampler": compiled.sampler, "backend": compiled.backend or "pymc",
                         "compile_s": float(compiled.compile_s), "sample_s": time.perf_counter() - t0,
-                        "target_accept": target, "retried": int(retried)})
+                        "target_accept": target, "retried": int(retried),
+                        "data_sha256": data_fingerprint(compiled.model)})
     return idata
+
+
+def data_fingerprint(model) -> str:
+    """SHA-256 of a PyMC model's data: its ``pm.Data`` containers (as last set) and observed
+    values, by name. Recorded with every posterior so that :func:`merge_chains` can refuse
+    runs of other data (nutpie's draws carry no data group)."""
+    h = hashlib.sha256()
+    values = {v.name: v.get_value() for v in getattr(model, "data_vars", [])}
+    for rv in getattr(model, "observed_RVs", []):
+        value = model.rvs_to_values[rv]
+        if hasattr(value, "data"):  # a constant, not a container already counted
+            values[f"observed:{rv.name}"] = value.data
+    for name in sorted(values):
+        arr = np.ascontiguousarray(np.asarray(values[name]))
+        h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
 
 
 def _sample_once(compiled: Compiled, settings: SamplerSettings, target: float):
@@ -226,3 +248,61 @@ def _check_complete(idata, settings: SamplerSettings) -> None:
 def _divergences(idata) -> int:
     stats = getattr(idata, "sample_stats", None)
     return int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+
+
+def merge_chains(*runs):
+    """One posterior of the chains of several runs of one model on the same data (the same fit
+    started with other seeds, in other processes or on other machines), chains renumbered
+    0..n-1, so that R-hat and ESS compare every chain: a fit too long for one process is
+    sampled in parts, then finished once (e.g. :func:`snrstat.judges.fit.finish_judge_fit`).
+
+    Refused (:class:`~snrstat.schema.DataError`) when the runs differ in groups, variables,
+    dims, coordinates or draws per chain, or in a group without chains (the data), and when two
+    runs share a chain: the same seed twice gives identical chains, which agree by construction
+    and would hide poor mixing. ``attrs``: the first run's, ``sample_s`` summed, ``runs``.
+    """
+    import arviz as az
+
+    if len(runs) < 2:
+        raise DataError(f"merge_chains needs at least two runs, got {len(runs)}")
+    first = runs[0]
+    for i, run in enumerate(runs[1:], 1):
+        prints = (first.attrs.get("data_sha256"), run.attrs.get("data_sha256"))
+        if None not in prints and prints[0] != prints[1]:
+            raise DataError(f"runs 0 and {i} were sampled on other data (data_sha256 differs): "
+                            "they are not fits of the same data")
+        if set(run.groups()) != set(first.groups()):
+            raise DataError(f"run {i} has groups {sorted(run.groups())}, run 0 {sorted(first.groups())}")
+        for group in first.groups():
+            a, b = first[group], run[group]
+            if "chain" not in a.dims:
+                if not a.equals(b):
+                    raise DataError(f"runs 0 and {i} differ in {group}: they are not fits of the same data")
+                continue
+            if set(a.data_vars) != set(b.data_vars):
+                raise DataError(f"runs 0 and {i} differ in the variables of {group}: "
+                                f"{sorted(set(a.data_vars) ^ set(b.data_vars))}")
+            for dim, size in a.sizes.items():
+                if dim != "chain" and b.sizes.get(dim) != size:
+                    raise DataError(f"runs 0 and {i} differ in {group}'s dim {dim!r}: {size} against "
+                                    f"{b.sizes.get(dim)} (draws per chain must agree too)")
+            for name, coord in a.coords.items():
+                if name != "chain" and not np.array_equal(coord.values, b.coords[name].values):
+                    raise DataError(f"runs 0 and {i} differ in {group}'s coordinate {name!r}")
+    # fingerprint each chain by its smallest posterior variable
+    var = min(first.posterior.data_vars, key=lambda v: first.posterior[v].size)
+    seen = {}
+    for i, run in enumerate(runs):
+        for chain in run.posterior["chain"].values:
+            values = np.ascontiguousarray(run.posterior[var].sel(chain=chain).values)
+            digest = hashlib.sha256(values.tobytes()).hexdigest()
+            if digest in seen:
+                j, other = seen[digest]
+                raise DataError(f"chain {chain} of run {i} repeats chain {other} of run {j} (the same seed twice?): "
+                                "identical chains agree by construction and would hide poor mixing")
+            seen[digest] = (i, chain)
+    merged = az.concat(*runs, dim="chain", reset_dim=True)
+    merged.attrs = dict(first.attrs)
+    merged.attrs["sample_s"] = float(sum(float(r.attrs.get("sample_s", 0.0)) for r in runs))
+    merged.attrs["runs"] = len(runs)
+    return merged

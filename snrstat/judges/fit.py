@@ -308,15 +308,28 @@ def fit_judges(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges
     settings = SamplerSettings.build(settings, **sampler)
     level = check_level(level)
     priors = priors or JudgePriors()
+    rows, design = judge_selection(judgments, subsets=subsets, strategies=strategies, judges=judges,
+                                   repeats=repeats, categories=categories)
+    idata = sample_judge_posterior(design, priors, settings)
+    return finish_judge_fit(idata, rows, design, priors=priors, settings=settings, level=level)
+
+
+def judge_selection(judgments: pd.DataFrame, *, subsets=None, strategies=None, judges=None, repeats: str = "auto",
+                    categories=None) -> tuple[pd.DataFrame, JudgeDesign]:
+    """The selected rows and the model's design, as :func:`fit_judges` builds them (same arguments)."""
     rows = select_judgments(judgments, subsets=subsets, strategies=strategies, judges=judges, repeats=repeats)
     design = judge_design(rows, repeats="all", categories=categories)  # rows are selected already
     design.selection.update({"subsets": None if subsets is None else list(np.atleast_1d(subsets)),
                              "strategies": None if strategies is None else list(np.atleast_1d(strategies)),
                              "judges": None if judges is None else list(np.atleast_1d(judges)), "repeats": repeats})
-    idata = sample(lambda: build_model(design, priors), settings,
-                   key=structure_key(design, priors), data=data_arrays(design),
-                   keep=lambda v: not v.startswith(("z_", "log_k")))
-    return finish_judge_fit(idata, rows, design, priors=priors, settings=settings, level=level)
+    return rows, design
+
+
+def sample_judge_posterior(design: JudgeDesign, priors: JudgePriors, settings: SamplerSettings):
+    """The judge model's posterior as sampled, before :func:`finish_judge_fit`: to save a long
+    fit's draws first, or to sample it in parts and join them (:func:`snrstat.inference.merge_chains`)."""
+    return sample(lambda: build_model(design, priors), settings, key=structure_key(design, priors),
+                  data=data_arrays(design), keep=lambda v: not v.startswith(("z_", "log_k")))
 
 
 def finish_judge_fit(idata, rows: pd.DataFrame, design: JudgeDesign, *, priors: JudgePriors,
