@@ -167,16 +167,28 @@ def sample(model, settings: SamplerSettings | None = None, *, key=None, data: di
     idata.attrs.update({"sampler": compiled.sampler, "backend": compiled.backend or "pymc",
                         "compile_s": float(compiled.compile_s), "sample_s": time.perf_counter() - t0,
                         "target_accept": target, "retried": int(retried),
-                        "data_sha256": data_fingerprint(compiled.model)})
+                        "data_sha256": data_fingerprint(compiled.model, _sampled_data(compiled))})
     return idata
 
 
-def data_fingerprint(model) -> str:
-    """SHA-256 of a PyMC model's data: its ``pm.Data`` containers (as last set) and observed
-    values, by name. Recorded with every posterior so that :func:`merge_chains` can refuse
-    runs of other data (nutpie's draws carry no data group)."""
+def _sampled_data(compiled: Compiled) -> dict | None:
+    """The container values the sampler used: nutpie's own copy (a cached compilation keeps the
+    data it was built or last swapped with, whatever the PyMC model's containers hold since)."""
+    if compiled.sampler == "nutpie":
+        shared = getattr(compiled.nutpie, "shared_data", None) or getattr(compiled.nutpie, "_shared_data", None)
+        if shared:
+            return dict(shared)
+    return compiled.data
+
+
+def data_fingerprint(model, arrays: dict | None = None) -> str:
+    """SHA-256 of a PyMC model's data: its ``pm.Data`` containers (``arrays`` where given, the
+    values sampled with; else as last set) and observed constants, by name. Recorded with every
+    posterior so that :func:`merge_chains` can refuse runs of other data (nutpie's draws carry
+    no data group)."""
     h = hashlib.sha256()
     values = {v.name: v.get_value() for v in getattr(model, "data_vars", [])}
+    values.update({k: v for k, v in (arrays or {}).items() if k in values})
     for rv in getattr(model, "observed_RVs", []):
         value = model.rvs_to_values[rv]
         if hasattr(value, "data"):  # a constant, not a container already counted
