@@ -271,7 +271,8 @@ def merge_chains(*runs):
     Refused (:class:`~snrstat.schema.DataError`) when the runs differ in groups, variables,
     dims, coordinates or draws per chain, or in a group without chains (the data), and when two
     runs share a chain: the same seed twice gives identical chains, which agree by construction
-    and would hide poor mixing. ``attrs``: the first run's, ``sample_s`` summed, ``runs``.
+    and would hide poor mixing. The data are compared by the ``data_sha256`` that :func:`sample`
+    records. ``attrs``: the first run's, ``sample_s`` summed, ``runs``.
     """
     import arviz as az
 
