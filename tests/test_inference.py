@@ -206,6 +206,8 @@ def test_diagnostics_flag_problems(toy):
 def test_merge_chains_joins_runs_of_other_seeds(toy):
     """A fit sampled in parts: the second run's chains follow the first's, renumbered, and the
     diagnostics compare all four."""
+    import arviz as az
+
     from snrstat.inference import merge_chains
 
     other = sample(_model(np.array([0.1, 0.5, 0.9])), SamplerSettings(random_seed=4, draws=300, tune=300, chains=2),
@@ -215,8 +217,6 @@ def test_merge_chains_joins_runs_of_other_seeds(toy):
     np.testing.assert_array_equal(merged.posterior["theta"].isel(chain=[2, 3]).values, other.posterior["theta"].values)
     assert merged.attrs["runs"] == 2
     assert merged.attrs["sample_s"] == pytest.approx(toy.idata.attrs["sample_s"] + other.attrs["sample_s"])
-    import arviz as az
-
     d = diagnose(merged, ["mu", "sigma", "theta"])
     assert d.table.loc["mu", "r_hat"] == pytest.approx(float(az.rhat(merged, var_names=["mu"])["mu"]), rel=1e-9)
 

@@ -34,6 +34,7 @@ from snrstat.inference import SamplerSettings, merge_chains, write_idata
 from snrstat.judges import fit_judges
 from snrstat.judges.fit import finish_judge_fit, judge_selection, sample_judge_posterior
 from snrstat.judges.spec import JudgePriors
+from snrstat.schema import DataError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -65,8 +66,9 @@ def main(argv=None) -> int:
             settings = SamplerSettings.build(None, draws=args.draws, tune=args.tune, chains=args.chains,
                                              random_seed=args.random_seed, backend=args.backend, progress=True)
             idata = sample_judge_posterior(design, JudgePriors(), settings)
-            idata.attrs.update({"random_seed": args.random_seed, "draws": args.draws, "tune": args.tune,
-                                "chains": args.chains, "selection": repr(design.selection)})
+            # chains and draws are the posterior's own sizes; the seed, warm-up and selection are not
+            idata.attrs.update({"random_seed": args.random_seed, "tune": args.tune,
+                                "selection": repr(design.selection)})
             write_idata(idata, args.posterior_out)
             print(f"sampled in {(time.perf_counter() - t0) / 60:.1f} min; posterior saved to {args.posterior_out}")
             return 0
@@ -91,7 +93,10 @@ def _finish_runs(args, rows, design):
         saved = run.attrs.get("selection")
         if saved is not None and saved != repr(design.selection):
             raise SystemExit(f"{path} was sampled for the selection {saved}, not {design.selection!r}")
-    idata = merge_chains(*runs)
+    try:
+        idata = merge_chains(*runs)
+    except DataError as exc:
+        raise SystemExit(f"cannot join {' '.join(map(str, args.posteriors))}: {exc}") from None
     seeds = [run.attrs.get("random_seed", "?") for run in runs]
     post = idata.posterior
     args.chains, args.draws = post.sizes["chain"], post.sizes["draw"]
